@@ -1,0 +1,58 @@
+"""The one small interface every backend (Excel file, Google Sheet) implements."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from ..model import SheetModel
+
+
+@dataclass(frozen=True)
+class CellError:
+    """A spreadsheet error value such as ``#N/A`` or ``#REF!`` found in a cell."""
+
+    text: str
+
+    def __str__(self) -> str:
+        return self.text
+
+
+@dataclass
+class Grid:
+    """A tab as raw cell values, row by row (row 0 is sheet row 1, column 0 is column A).
+
+    Values are str, int, float, bool, datetime.datetime, datetime.date, datetime.time, CellError
+    or None. Google Sheets date cells arrive as serial numbers (days since 1899-12-30) in
+    ``timezone``; Excel date cells arrive as datetimes.
+    """
+
+    title: str
+    rows: list[list[Any]]
+    timezone: str | None = None  # the spreadsheet's own time zone setting, if it has one
+    dates_as_serials: bool = False  # True for Google Sheets (UNFORMATTED_VALUE + SERIAL_NUMBER)
+
+
+@dataclass
+class WriteResult:
+    """What a sink did, for the CLI to report."""
+
+    target: str  # the file path or sheet URL written
+    tabs: list[str]
+    backup: str | None = None
+    requests: int | None = None  # Google API requests used
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+class Workbook(Protocol):
+    """A spreadsheet caseloop reads the case log from and writes its generated tabs into."""
+
+    location: str  # what to call it in messages: a path or a URL
+
+    def tab_names(self) -> list[str]: ...
+
+    def read_tab(self, title: str) -> Grid: ...
+
+    def write_tabs(self, tabs: list[SheetModel]) -> WriteResult:
+        """Write the generated tabs, all or nothing; never touch any other tab."""
+        ...

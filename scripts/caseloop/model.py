@@ -1,0 +1,87 @@
+"""The backend-neutral description of a generated tab: what render makes and every sink writes.
+
+A ``SheetModel`` is a grid of cells, each a value and a ``Style``; plus widths, frozen rows, an
+auto-filter and charts. The Excel sink turns it into a sheet part with xlsxwriter; the Google
+sink into one ``batchUpdate``. Neither needs to know what a case is.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Literal
+
+# A cell value. Strings are always written as text, never as formulas. Datetimes are naive and
+# already in the team's time zone; they are written as date cells with the style's num_format.
+CellValue = str | int | float | bool | dt.datetime | dt.date | None
+
+
+@dataclass(frozen=True)
+class Style:
+    """How one cell looks. Colours are ``#RRGGBB``. Hashable, so sinks can dedupe formats."""
+
+    bg: str | None = None
+    font_color: str | None = None
+    bold: bool = False
+    italic: bool = False
+    num_format: str | None = None  # Excel number format, e.g. "yyyy-mm-dd hh:mm" or "0.0"
+    wrap: bool = False
+    border: bool = False  # a thin grey border on all sides
+    size: float | None = None  # font size in points; None = the default (11)
+
+
+@dataclass(frozen=True)
+class Cell:
+    value: CellValue = None
+    style: Style | None = None
+
+
+@dataclass(frozen=True)
+class Range:
+    """A 0-based, inclusive block of cells on the same sheet."""
+
+    first_row: int
+    first_col: int
+    last_row: int
+    last_col: int
+
+
+@dataclass(frozen=True)
+class Series:
+    name: str
+    values: Range  # a single column of numbers
+    kind: Literal["column", "line"] = "column"
+    color: str | None = None
+
+
+@dataclass(frozen=True)
+class Chart:
+    title: str
+    categories: Range  # a single column of labels
+    series: tuple[Series, ...]
+    anchor_row: int  # 0-based top-left cell where the chart sits
+    anchor_col: int
+    width_px: int = 720
+    height_px: int = 320
+    y_title: str | None = None
+
+
+@dataclass
+class SheetModel:
+    """One generated tab."""
+
+    title: str
+    rows: list[list[Cell]]
+    col_widths: list[float] = field(default_factory=list)  # in characters, like Excel
+    freeze_rows: int = 0  # rows above this index are frozen
+    auto_filter: Range | None = None
+    charts: list[Chart] = field(default_factory=list)
+    kind: str = "status"  # which generated tab this is ("status", "weekly"): the caseloop mark
+
+    @property
+    def n_rows(self) -> int:
+        return len(self.rows)
+
+    @property
+    def n_cols(self) -> int:
+        return max((len(r) for r in self.rows), default=0)
