@@ -1,0 +1,44 @@
+"""Open the case log wherever it lives: an Excel file, a CSV export or a Google Sheet."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ..errors import CaseloopError
+from .base import Workbook
+
+
+def is_google(log: str) -> bool:
+    return log.startswith("gsheet:") or "docs.google.com/spreadsheets" in log
+
+
+def open_workbook(
+    log: str,
+    *,
+    output: str | None = None,
+    credentials: str | None = None,
+    http_client: Any = None,
+) -> Workbook:
+    """The backend for LOG: a Google Sheet URL or gsheet:KEY, a .csv, or an .xlsx/.xlsm file."""
+    if is_google(log):
+        from .gsheets import open_google_workbook
+
+        if output:
+            raise CaseloopError(
+                "--output is for Excel files; a Google Sheet is always updated in place."
+            )
+        return open_google_workbook(log, credentials, http_client=http_client)
+    suffix = Path(log).suffix.lower()
+    if suffix == ".csv":
+        from .csvfile import CsvWorkbook
+
+        return CsvWorkbook(log)
+    from .excel import EXCEL_SUFFIXES, ExcelWorkbook
+
+    if suffix not in EXCEL_SUFFIXES + (".xls",):
+        raise CaseloopError(
+            f"{log} is not a case log caseloop can open: give an .xlsx or .xlsm file, "
+            "a .csv export, or a Google Sheets URL."
+        )
+    return ExcelWorkbook(log, output=output)

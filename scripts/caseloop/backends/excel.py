@@ -1,0 +1,149 @@
+"""The Excel backend: read a tab with calamine, write generated tabs by splicing the zip."""
+
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+from pathlib import Path
+
+from ..errors import CaseloopError
+from ..model import SheetModel
+from .base import CellError, Grid, WriteResult
+
+OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # legacy .xls and password-encrypted .xlsx
+ZIP_MAGIC = b"PK\x03\x04"
+EXCEL_SUFFIXES = (".xlsx", ".xlsm")
+_ERROR_CELL = re.compile(
+    rb'<c r="([A-Z]+)(\d+)"[^>]*?t="e"[^>]*>(?:<f[^>]*?(?:/>|>.*?</f>))?<v>([^<]*)</v>'
+)
+_SHEET_ENTRY = re.compile(rb"<sheet\b[^>]*>")
+_ATTR = re.compile(rb'([\w:]+)="([^"]*)"')
+
+
+def _col_index(letters: bytes) -> int:
+    n = 0
+    for ch in letters:
+        n = n * 26 + (ch - 64)
+    return n - 1
+
+
+class ExcelWorkbook:
+    """A team's .xlsx/.xlsm file. Reads once into memory; writes all-or-nothing."""
+
+    def __init__(self, path: str | Path, output: str | Path | None = None) -> None:
+        self.path = Path(path)
+        self.output = Path(output) if output else None
+        self.location = str(self.path)
+        self._read_file()
+
+    def _read_file(self) -> None:
+        path = self.path
+        if path.suffix.lower() == ".xls":
+            raise CaseloopError(
+                f"{path} is a legacy .xls workbook; open it in Excel and save it as .xlsx "
+                "(File › Save As › Excel Workbook), then run caseloop on the .xlsx."
+            )
+        if not path.exists():
+            raise CaseloopError(f"{path} does not exist; check the path.")
+        if path.is_dir():
+            raise CaseloopError(
+                f"{path} is a folder, not a workbook; give the .xlsx file inside it."
+            )
+        from .xlsx_file import fingerprint
+
+        try:
+            self.fingerprint = fingerprint(path)
+            self.original = path.read_bytes()
+        except OSError as exc:
+            raise CaseloopError(f"Cannot read {path}: {exc.strerror or exc}.") from None
+        head = self.original[:8]
+        if not self.original:
+            raise CaseloopError(f"{path} is empty (0 bytes); it is not a workbook.")
+        if head == OLE_MAGIC:
+            raise CaseloopError(
+                f"{path} is password-protected (encrypted) or an old .xls file; save an "
+                "unprotected .xlsx copy in Excel and run caseloop on that."
+            )
+        if not head.startswith(ZIP_MAGIC):
+            raise CaseloopError(f"{path} is not an Excel workbook (.xlsx); check the file.")
+        from python_calamine import CalamineWorkbook
+
+        try:
+            self._zip = zipfile.ZipFile(io.BytesIO(self.original))
+            self._book = CalamineWorkbook.from_filelike(io.BytesIO(self.original))
+            self._names = list(self._book.sheet_names)
+        except Exception as exc:  # calamine raises several unrelated types for broken files
+            raise CaseloopError(
+                f"{path} is damaged or not a complete .xlsx workbook ({type(exc).__name__}); "
+                "open it in Excel to repair it, or restore a backup."
+            ) from None
+
+    def tab_names(self) -> list[str]:
+        return list(self._names)
+
+    def read_tab(self, title: str) -> Grid:
+        try:
+            sheet = self._book.get_sheet_by_name(title)
+            rows = sheet.to_python(skip_empty_area=False)
+        except Exception as exc:
+            raise CaseloopError(
+                f'Cannot read the tab "{title}" of {self.path} ({type(exc).__name__}); '
+                "open the file in Excel and save it again."
+            ) from None
+        self._overlay_errors(title, rows)
+        return Grid(title=title, rows=rows)
+
+    def _sheet_part(self, title: str) -> str | None:
+        """The zip member of a tab, found through workbook.xml and its relationships."""
+        try:
+            workbook = self._zip.read("xl/workbook.xml")
+            rels = self._zip.read("xl/_rels/workbook.xml.rels")
+        except KeyError:
+            return None
+        rel_id = None
+        for entry in _SHEET_ENTRY.findall(workbook):
+            attrs = {k.split(b":")[-1]: v for k, v in _ATTR.findall(entry)}
+            name = attrs.get(b"name", b"").decode("utf-8")
+            name = name.replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">")
+            name = name.replace("&quot;", '"').replace("&apos;", "'")
+            if name == title:
+                rel_id = attrs.get(b"id")
+        if rel_id is None:
+            return None
+        for rel in re.findall(rb"<Relationship\b[^>]*>", rels):
+            attrs = dict(_ATTR.findall(rel))
+            if attrs.get(b"Id") == rel_id:
+                target = attrs[b"Target"].decode("utf-8")
+                return target.lstrip("/") if target.startswith("/") else "xl/" + target
+        return None
+
+    def _overlay_errors(self, title: str, rows: list[list[object]]) -> None:
+        """calamine reads error cells (#N/A, #REF!) as empty; put them back as CellError."""
+        part = self._sheet_part(title)
+        if part is None:
+            return
+        try:
+            xml = self._zip.read(part)
+        except KeyError:
+            return
+        if b't="e"' not in xml:
+            return
+        for letters, row, text in _ERROR_CELL.findall(xml):
+            r, c = int(row) - 1, _col_index(letters)
+            if r < len(rows) and c < len(rows[r]):
+                rows[r][c] = CellError(text.decode("utf-8"))
+
+    def write_tabs(self, tabs: list[SheetModel]) -> WriteResult:
+        from .xlsx_file import commit_workbook
+        from .xlsx_splice import splice_tabs
+
+        new_bytes = splice_tabs(self.original, tabs)
+        written, backup = commit_workbook(
+            self.path, new_bytes, read_fingerprint=self.fingerprint, output=self.output
+        )
+        return WriteResult(
+            target=str(written),
+            tabs=[t.title for t in tabs],
+            backup=str(backup) if backup else None,
+        )

@@ -1,0 +1,219 @@
+"""The caseloop command line: parse options, call the engine, print. Nothing else lives here."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .errors import CaseloopError
+
+LANGS = click.Choice(["en", "zh"], case_sensitive=False)
+
+
+def common_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """The options every command takes (spec §8)."""
+    options = [
+        click.argument("log"),
+        click.option(
+            "--sheet", metavar="NAME", help="The tab holding the cases (default: Cases or 案例)."
+        ),
+        click.option(
+            "--schema",
+            "schema_path",
+            type=click.Path(path_type=Path),
+            metavar="FILE",
+            help="Case-log schema (default: sheets_schema/case_log.schema.json).",
+        ),
+        click.option(
+            "--rules",
+            "rules_path",
+            type=click.Path(path_type=Path),
+            metavar="FILE",
+            help="Rules file (default: sheets_schema/rules.yaml).",
+        ),
+        click.option(
+            "--credentials",
+            metavar="FILE",
+            help="Google service-account or authorized-user JSON (Google Sheets only).",
+        ),
+        click.option(
+            "--lang",
+            type=LANGS,
+            default="en",
+            show_default=True,
+            help="Language of the generated tabs.",
+        ),
+        click.option(
+            "--now",
+            metavar="DATETIME",
+            help="Judge the cases as of this time (ISO, e.g. 2026-11-20T18:00; team time zone). Default: now.",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def settings_from(kwargs: dict[str, Any]) -> Any:
+    from .engine import Settings
+
+    values = {k: v for k, v in kwargs.items() if v is not None}
+    return Settings(**values)
+
+
+def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Every failure becomes one sentence on stderr and exit 2; never a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except CaseloopError as exc:
+            click.echo(f"caseloop: {exc.message}", err=True)
+            sys.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("caseloop: interrupted; nothing was written.", err=True)
+            sys.exit(130)
+        except Exception as exc:  # the promise is "never a traceback", even for our own bugs
+            if os.environ.get("CASELOOP_DEBUG"):
+                raise
+            click.echo(
+                f"caseloop: unexpected error ({type(exc).__name__}: {exc}); nothing was written. "
+                "Run again with CASELOOP_DEBUG=1 for details and report it.",
+                err=True,
+            )
+            sys.exit(2)
+
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="caseloop")
+def main() -> None:
+    """Keep an Amazon seller's support cases moving.
+
+    LOG is the team's case log: an .xlsx/.xlsm file, a Google Sheets URL or gsheet:KEY
+    (validate and report --markdown also read a .csv export).
+    """
+
+
+@main.command()
+@common_options
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Output format.",
+)
+@handle_errors
+def validate(fmt: str, **kwargs: Any) -> None:
+    """Check the headers and every cell of the case log.
+
+    Prints each problem with its cell address, errors first, then warnings.
+    Exit 0 when clean or warnings only, 1 with data errors, 2 when the log cannot be read.
+    """
+    from .engine import load
+
+    settings = settings_from(kwargs)
+    loaded = load(settings)
+    frame = loaded.frame
+    for line in loaded.warnings:
+        click.echo(f"caseloop: warning: {line}", err=True)
+    errors, warnings = frame.errors, frame.warnings
+    if fmt == "json":
+        doc = {
+            "log": loaded.workbook.location,
+            "tab": frame.tab,
+            "header_row": frame.header_row,
+            "cases": len(frame.cases),
+            "invalid_rows": int(frame.cases["_invalid"].sum()),
+            "errors": [p.as_dict() for p in errors],
+            "warnings": [p.as_dict() for p in warnings],
+            "ignored_columns": frame.ignored_headers,
+        }
+        click.echo(json.dumps(doc, ensure_ascii=False, indent=2))
+    else:
+        for p in errors:
+            click.echo(f"error   {p.line()}")
+        for p in warnings:
+            click.echo(f"warning {p.line()}")
+        invalid = int(frame.cases["_invalid"].sum())
+        click.echo(
+            f"{len(frame.cases)} cases in {frame.tab} (header row {frame.header_row}): "
+            f"{len(errors)} error(s) in {invalid} row(s), {len(warnings)} warning(s)."
+        )
+    sys.exit(1 if errors else 0)
+
+
+@main.command()
+@common_options
+@click.option(
+    "--output",
+    type=click.Path(),
+    metavar="PATH",
+    help="Write a copy with the Status tab here; leave LOG alone (Excel only).",
+)
+@click.option(
+    "--dry-run", is_flag=True, help="Print the Status rows that would be written; write nothing."
+)
+@click.option(
+    "--status-tab",
+    metavar="NAME",
+    help="Name of the generated tab (default: Status, or 状态 with --lang zh).",
+)
+@click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors (for cron).")
+@handle_errors
+def sync(
+    output: str | None, dry_run: bool, status_tab: str | None, quiet: bool, **kwargs: Any
+) -> None:
+    """Validate, judge every case and write the colour-coded Status tab.
+
+    Exit 0 when written (rows that cannot be judged show as INVALID), 2 when nothing was written.
+    """
+    from .engine import load, status_model, write
+
+    settings = settings_from({**kwargs, "output": output})
+    loaded = load(settings)
+    for line in loaded.warnings:
+        click.echo(f"caseloop: warning: {line}", err=True)
+    model, view = status_model(loaded, settings, status_tab)
+    counts = ", ".join(f"{flag} {n}" for flag, n in view.counts.items() if n)
+    if dry_run:
+        click.echo(
+            f"Would write the tab {model.title!r} into {loaded.workbook.location} ({len(view.rows)} rows; {counts or 'no rows'}):"
+        )
+        for row in model.rows[1:]:
+            click.echo("\t".join("" if c.value is None else _plain(c.value) for c in row))
+        return
+    result = write(loaded, [model])
+    if not quiet:
+        click.echo(
+            f"Wrote {model.title!r} ({len(view.rows)} rows: {counts or 'none'}) into {result.target}."
+        )
+        if result.backup:
+            click.echo(f"Previous version kept as {result.backup}.")
+        if view.invalid_rows:
+            click.echo(
+                f"{view.invalid_rows} row(s) are INVALID; run caseloop validate {settings.log} to see why."
+            )
+
+
+def _plain(value: Any) -> str:
+    if hasattr(value, "strftime"):
+        return value.strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, float):
+        return f"{value:.1f}"
+    return str(value)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,150 @@
+"""The library behind the commands: read the log, judge the cases, build and write the tabs."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .backends import open_workbook
+from .backends.base import Workbook, WriteResult
+from .config import (
+    DEFAULT_LABELS,
+    DEFAULT_RULES,
+    DEFAULT_SCHEMA,
+    Labels,
+    Rules,
+    Schema,
+    load_labels,
+    load_rules,
+    load_schema,
+    normalize_label,
+)
+from .errors import CaseloopError
+from .frame import CaseFrame, build_frame
+from .model import SheetModel
+
+CASE_TAB_NAMES = ("Cases", "案例")
+
+
+@dataclass
+class Settings:
+    """What every command shares: where the log is and how to read and judge it."""
+
+    log: str
+    sheet: str | None = None
+    schema_path: Path = DEFAULT_SCHEMA
+    rules_path: Path = DEFAULT_RULES
+    labels_path: Path = DEFAULT_LABELS
+    credentials: str | None = None
+    lang: str = "en"
+    now: str | None = None
+    output: str | None = None
+    http_client: Any = None  # a gspread HTTPClient class; tests point it at the fake server
+
+    @property
+    def schema(self) -> Schema:
+        return load_schema(Path(self.schema_path))
+
+    @property
+    def rules(self) -> Rules:
+        return load_rules(Path(self.rules_path))
+
+    @property
+    def labels(self) -> Labels:
+        return load_labels(Path(self.labels_path))
+
+
+@dataclass
+class Loaded:
+    workbook: Workbook
+    frame: CaseFrame
+    as_of: pd.Timestamp
+    warnings: list[str] = field(default_factory=list)
+
+
+def parse_now(text: str | None, rules: Rules) -> pd.Timestamp:
+    """``--now`` (ISO; team time zone when it has no offset) or the clock, as team-local time."""
+    tz = rules.timezone
+    if text is None:
+        return pd.Timestamp(dt.datetime.now(tz).replace(tzinfo=None, microsecond=0))
+    try:
+        stamp = pd.Timestamp(dt.datetime.fromisoformat(text.strip()))
+    except ValueError:
+        raise CaseloopError(
+            f'--now "{text}" is not a date and time; write it like 2026-11-20T18:00.'
+        ) from None
+    if stamp.tzinfo is not None:
+        stamp = stamp.tz_convert(tz).tz_localize(None)
+    return stamp
+
+
+def find_case_tab(names: list[str], wanted: str | None, location: str) -> str:
+    """The tab holding the cases: --sheet, else Cases or 案例 (case-insensitive)."""
+    candidates = [wanted] if wanted else list(CASE_TAB_NAMES)
+    by_norm = {normalize_label(n): n for n in names}
+    for candidate in candidates:
+        hit = by_norm.get(normalize_label(candidate))
+        if hit is not None:
+            return hit
+    found = ", ".join(f'"{n}"' for n in names) or "none"
+    asked = f'"{wanted}"' if wanted else '"Cases" (or "案例")'
+    raise CaseloopError(
+        f"{location} has no tab {asked}; the tabs are {found}. "
+        "Name the case tab Cases, or pass --sheet NAME."
+    )
+
+
+def load(settings: Settings) -> Loaded:
+    """Open the log, find the case tab, read and type it (problems collected, not raised)."""
+    rules, schema = settings.rules, settings.schema
+    as_of = parse_now(settings.now, rules)
+    workbook = open_workbook(
+        settings.log,
+        output=settings.output,
+        credentials=settings.credentials,
+        http_client=settings.http_client,
+    )
+    tab = find_case_tab(workbook.tab_names(), settings.sheet, workbook.location)
+    grid = workbook.read_tab(tab)
+    frame = build_frame(grid, schema, rules, as_of)
+    warnings = list(getattr(workbook, "credential_warnings", []) or [])
+    return Loaded(workbook=workbook, frame=frame, as_of=as_of, warnings=warnings)
+
+
+def judge(loaded: Loaded, settings: Settings) -> pd.DataFrame:
+    from .rules import evaluate
+
+    return evaluate(loaded.frame.cases, settings.rules, loaded.as_of)
+
+
+def generated_at(settings: Settings) -> dt.datetime:
+    return dt.datetime.now(settings.rules.timezone).replace(tzinfo=None, microsecond=0)
+
+
+def status_model(
+    loaded: Loaded, settings: Settings, title: str | None = None
+) -> tuple[SheetModel, Any]:
+    from .render import render_status
+    from .views import status_view
+
+    judged = judge(loaded, settings)
+    view = status_view(
+        judged,
+        loaded.frame.problems_by_row(),
+        settings.rules,
+        settings.labels,
+        loaded.as_of,
+        settings.lang,
+    )
+    model = render_status(
+        view, settings.rules, settings.labels, settings.lang, generated_at(settings), title
+    )
+    return model, view
+
+
+def write(loaded: Loaded, models: list[SheetModel]) -> WriteResult:
+    return loaded.workbook.write_tabs(models)
