@@ -207,6 +207,79 @@ def sync(
             )
 
 
+@main.command()
+@common_options
+@click.option(
+    "--week",
+    metavar="YYYY-Www",
+    help="The report week, e.g. 2026-W47 (default: the last complete week before --now).",
+)
+@click.option(
+    "--output",
+    type=click.Path(),
+    metavar="PATH",
+    help="Write a copy with the Weekly Summary tab here; leave LOG alone (Excel only).",
+)
+@click.option(
+    "--markdown",
+    "markdown_path",
+    metavar="FILE",
+    help="Also write the report as Markdown to FILE ('-' prints it).",
+)
+@click.option(
+    "--report-tab",
+    metavar="NAME",
+    help="Name of the generated tab (default: Weekly Summary, or 周报 with --lang zh).",
+)
+@click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors (for cron).")
+@handle_errors
+def report(
+    week: str | None,
+    output: str | None,
+    markdown_path: str | None,
+    report_tab: str | None,
+    quiet: bool,
+    **kwargs: Any,
+) -> None:
+    """Write the Weekly Summary tab: 12 weeks of numbers, breakdowns, backlog and a chart.
+
+    With --markdown the same report is written as Markdown; a .csv log can only do that.
+    Exit 0 when written, 2 when nothing was written.
+    """
+    from .engine import load, weekly, weekly_model, weekly_text, write
+
+    settings = settings_from({**kwargs, "output": output})
+    loaded = load(settings)
+    for line in loaded.warnings:
+        click.echo(f"caseloop: warning: {line}", err=True)
+    result = weekly(loaded, settings, week)
+    if markdown_path:
+        text = weekly_text(result, settings)
+        if markdown_path == "-":
+            click.echo(text)
+        else:
+            try:
+                Path(markdown_path).write_text(text, encoding="utf-8")
+            except OSError as exc:
+                raise CaseloopError(
+                    f"Cannot write {markdown_path}: {exc.strerror or exc}."
+                ) from None
+            if not quiet:
+                click.echo(f"Wrote the Markdown report to {markdown_path}.")
+        if loaded.workbook.location.lower().endswith(".csv"):
+            return
+    model = weekly_model(result, settings, report_tab)
+    written = write(loaded, [model])
+    if not quiet and markdown_path != "-":
+        click.echo(f"Wrote {model.title!r} for {result.week.label} into {written.target}.")
+        if written.backup:
+            click.echo(f"Previous version kept as {written.backup}.")
+        if result.not_counted:
+            click.echo(
+                f"{result.not_counted} row(s) not counted; run caseloop validate {settings.log} to see why."
+            )
+
+
 def _plain(value: Any) -> str:
     if hasattr(value, "strftime"):
         return value.strftime("%Y-%m-%d %H:%M")

@@ -148,3 +148,26 @@ def status_model(
 
 def write(loaded: Loaded, models: list[SheetModel]) -> WriteResult:
     return loaded.workbook.write_tabs(models)
+
+
+def weekly(loaded: Loaded, settings: Settings, week_text: str | None) -> Any:
+    from .weekly import Week, weekly_report
+
+    week = Week.parse(week_text) if week_text else None
+    return weekly_report(judge(loaded, settings), settings.rules, loaded.as_of, week)
+
+
+def weekly_model(report: Any, settings: Settings, title: str | None = None) -> SheetModel:
+    from .render import render_weekly
+
+    return render_weekly(
+        report, settings.rules, settings.labels, settings.lang, generated_at(settings), title
+    )
+
+
+def weekly_text(report: Any, settings: Settings) -> str:
+    from .markdown import weekly_markdown
+
+    return weekly_markdown(
+        report, settings.rules, settings.labels, settings.lang, generated_at(settings)
+    )

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import unicodedata
+from dataclasses import dataclass
 
 import pandas as pd
 
 from .config import FLAG_ORDER, Labels, Rules
-from .model import Cell, Range, SheetModel, Style
+from .model import Cell, Chart, Range, Series, SheetModel, Style
 from .views import STATUS_COLUMNS, StatusView
+from .weekly import AGE_BUCKETS, METRICS, WeeklyReport
 
 DATE_FORMAT = "yyyy-mm-dd hh:mm"
 HOURS_FORMAT = "0.0"
@@ -116,4 +118,184 @@ def render_status(
         freeze_rows=2,
         auto_filter=Range(1, 0, max(1, len(rows) - 1), len(STATUS_COLUMNS) - 1),
         kind="status",
+    )
+
+
+# -- Weekly Summary ------------------------------------------------------------------------
+
+COLUMN_FORMATS = {
+    "first_reply_median": "0.0",
+    "first_reply_p90": "0.0",
+    "first_reply_within_target": "0",
+    "resolution_median": "0.0",
+    "open_hours": "0.0",
+}
+SECTION = Style(bold=True, size=11, font_color="#1F4E79")
+BODY = Style(border=True)
+
+
+@dataclass
+class Section:
+    """One titled table of the weekly report, shared by the tab and the Markdown."""
+
+    title: str
+    columns: list[str]  # column keys
+    headers: list[str]  # their labels
+    rows: list[list[object]]
+    note: str | None = None
+
+
+def weekly_sections(report: WeeklyReport, rules: Rules, labels: Labels, lang: str) -> list[Section]:
+    def label(key: str) -> str:
+        return labels.get("weekly_columns", key, lang)
+
+    def text(key: str, **values: object) -> str:
+        return labels.get("weekly_text", key, lang).format(**values)
+
+    def translate(column: str, value: object) -> object:
+        source = TRANSLATED.get(column)
+        if lang == "zh" and source and value is not None:
+            return rules.zh_labels[source].get(value, value)
+        if column == "flag" and value is not None:
+            return flag_label(rules, str(value), lang)
+        return value
+
+    def table(
+        title: str, frame: pd.DataFrame, columns: list[str], note: str | None = None
+    ) -> Section:
+        rows = [
+            [translate(c, _value(v)) for c, v in zip(columns, record, strict=True)]
+            for record in frame[columns].itertuples(index=False, name=None)
+        ]
+        return Section(title, columns, [label(c) for c in columns], rows, note)
+
+    week = report.week.label
+    metrics = list(METRICS)
+    at = report.backlog_at.strftime("%Y-%m-%d %H:%M")
+    sections = [table(text("weeks"), report.weeks, ["week", *metrics], text("blank_note"))]
+    for name in ("category", "marketplace", "channel"):
+        sections.append(table(text(f"by_{name}", week=week), report.by[name], [name, *metrics]))
+    backlog_rows = [
+        [labels.get("backlog_buckets", key, lang), report.backlog[key]]
+        for key in [b[0] for b in AGE_BUCKETS] + ["stale", "total"]
+    ]
+    sections.append(
+        Section(
+            text("backlog", at=at),
+            ["bucket", "count"],
+            [label("bucket"), label("count")],
+            backlog_rows,
+        )
+    )
+    oldest_columns = ["case_id", "marketplace", "category", "owner", "open_hours", "flag"]
+    sections.append(table(text("oldest", at=at), report.oldest, oldest_columns))
+    recurring_columns = ["category", "key", "cases", "case_ids"]
+    sections.append(
+        table(
+            text(
+                "recurring",
+                window=f"{rules.recurring_window_days:g}",
+                at=report.week.end.strftime("%Y-%m-%d"),
+            ),
+            report.recurring,
+            recurring_columns,
+        )
+    )
+    return sections
+
+
+def weekly_title(
+    report: WeeklyReport, rules: Rules, labels: Labels, lang: str, generated_at: dt.datetime
+) -> str:
+    return labels.get("weekly_text", "title", lang).format(
+        week=report.week.label,
+        start=report.week.start.strftime("%Y-%m-%d"),
+        end=(report.week.end - pd.Timedelta(days=1)).strftime("%Y-%m-%d"),
+        as_of=report.as_of.strftime("%Y-%m-%d %H:%M"),
+        tz=rules.timezone.key,
+        generated=generated_at.strftime("%Y-%m-%d %H:%M"),
+    )
+
+
+def render_weekly(
+    report: WeeklyReport,
+    rules: Rules,
+    labels: Labels,
+    lang: str,
+    generated_at: dt.datetime,
+    title: str | None = None,
+) -> SheetModel:
+    """The Weekly Summary tab: the sections one under another, and a chart beside the weeks."""
+    rows: list[list[Cell]] = [
+        [Cell(weekly_title(report, rules, labels, lang, generated_at), TITLE)]
+    ]
+    if report.not_counted:
+        rows.append(
+            [
+                Cell(
+                    labels.get("weekly_text", "not_counted", lang).format(n=report.not_counted),
+                    Style(italic=True, font_color="#C00000"),
+                )
+            ]
+        )
+    weeks_header_row = weeks_first = weeks_last = 0
+    for index, section in enumerate(weekly_sections(report, rules, labels, lang)):
+        rows.append([])
+        rows.append([Cell(section.title, SECTION)])
+        if section.note:
+            rows.append([Cell(section.note, Style(italic=True, font_color="#595959"))])
+        if index == 0:
+            weeks_header_row = len(rows)
+        rows.append([Cell(h, HEADER) for h in section.headers])
+        if not section.rows:
+            rows.append([Cell(labels.get("weekly_text", "none", lang), BODY)])
+        for values in section.rows:
+            rows.append(
+                [
+                    Cell(v, Style(border=True, num_format=COLUMN_FORMATS.get(c)))
+                    for c, v in zip(section.columns, values, strict=True)
+                ]
+            )
+        if index == 0:
+            weeks_first, weeks_last = weeks_header_row + 1, len(rows) - 1
+    columns = ["week", *METRICS]
+
+    def column_range(key: str) -> Range:
+        c = columns.index(key)
+        return Range(weeks_first, c, weeks_last, c)
+
+    chart = Chart(
+        title=labels.get("weekly_text", "chart", lang),
+        categories=column_range("week"),
+        series=(
+            Series(
+                labels.get("weekly_columns", "opened", lang),
+                column_range("opened"),
+                "column",
+                "#5B9BD5",
+            ),
+            Series(
+                labels.get("weekly_columns", "resolved", lang),
+                column_range("resolved"),
+                "column",
+                "#70AD47",
+            ),
+            Series(
+                labels.get("weekly_columns", "open_at_end", lang),
+                column_range("open_at_end"),
+                "line",
+                "#C00000",
+            ),
+        ),
+        anchor_row=weeks_header_row,
+        anchor_col=len(columns) + 1,
+    )
+    widths = fit_widths(rows, start=2, minimum=8)
+    return SheetModel(
+        title=title or labels.get("tabs", "weekly", lang),
+        rows=rows,
+        col_widths=[min(w, 28) for w in widths],
+        freeze_rows=1,
+        charts=[chart],
+        kind="weekly",
     )

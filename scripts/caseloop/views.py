@@ -43,8 +43,8 @@ def _fmt_hours(value: float) -> str:
 def _notes(case: dict, problems: list[Problem], rules: Rules, labels: Labels, lang: str) -> str:
     """Every problem and every condition of the row, the shown flag's included."""
 
-    def say(key: str, **values: object) -> str:
-        return labels.get("notes", key, lang).format(**values)
+    def say(template: str, **values: object) -> str:
+        return labels.get("notes", template, lang).format(**values)
 
     parts = [p.line() for p in problems]
     if case["flag"] in ("INVALID", "RESOLVED"):

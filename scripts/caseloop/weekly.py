@@ -1,0 +1,265 @@
+"""The weekly report's numbers: pure pandas over the judged cases, one ISO week at a time.
+
+Weeks are ISO weeks in the team's time zone, Monday 00:00 to the next Monday 00:00. Rows that
+are INVALID are left out of every count. Where the log cannot tell (a median with no case,
+escalations in a past week) the value is None, never a made-up zero.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from .config import Rules
+from .errors import CaseloopError
+from .rules import reply_target_hours
+
+WEEKS_SHOWN = 12
+OLDEST_SHOWN = 10
+STALE_DAYS = 7
+AGE_BUCKETS = (
+    ("lt_1d", 0, 1),
+    ("d1_3", 1, 3),
+    ("d3_7", 3, 7),
+    ("d7_14", 7, 14),
+    ("ge_14d", 14, None),
+)
+METRICS = (
+    "opened",
+    "resolved",
+    "closed",
+    "open_at_end",
+    "first_reply_median",
+    "first_reply_p90",
+    "first_reply_within_target",
+    "resolution_median",
+    "escalated_now",
+    "overdue_now",
+)
+_WEEK = re.compile(r"^\s*(\d{4})-?W(\d{1,2})\s*$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Week:
+    year: int
+    number: int
+
+    @property
+    def start(self) -> pd.Timestamp:
+        return pd.Timestamp(dt.date.fromisocalendar(self.year, self.number, 1))
+
+    @property
+    def end(self) -> pd.Timestamp:
+        return self.start + pd.Timedelta(days=7)
+
+    @property
+    def label(self) -> str:
+        return f"{self.year}-W{self.number:02d}"
+
+    def shifted(self, weeks: int) -> Week:
+        y, w, _ = (self.start + pd.Timedelta(weeks=weeks)).isocalendar()
+        return Week(int(y), int(w))
+
+    @classmethod
+    def containing(cls, moment: pd.Timestamp) -> Week:
+        y, w, _ = moment.isocalendar()
+        return cls(int(y), int(w))
+
+    @classmethod
+    def parse(cls, text: str) -> Week:
+        match = _WEEK.match(text)
+        if not match:
+            raise CaseloopError(f'--week "{text}" is not an ISO week; write it like 2026-W47.')
+        year, number = int(match.group(1)), int(match.group(2))
+        last = dt.date(year, 12, 28).isocalendar()[1]
+        if not 1 <= number <= last:
+            raise CaseloopError(
+                f"{year} has no week {number}; its ISO weeks run {year}-W01 to {year}-W{last}."
+            )
+        return cls(year, number)
+
+
+def default_week(as_of: pd.Timestamp) -> Week:
+    """The last complete week before as_of."""
+    return Week.containing(as_of).shifted(-1)
+
+
+@dataclass
+class WeeklyReport:
+    week: Week
+    as_of: pd.Timestamp
+    weeks: pd.DataFrame  # one row per week, columns "week" + METRICS
+    by: dict[str, pd.DataFrame]  # "category" / "marketplace" / "channel" → rows of METRICS
+    backlog: dict[str, int]  # bucket → open cases, plus "stale" and "total"
+    backlog_at: pd.Timestamp
+    oldest: pd.DataFrame  # case_id, marketplace, category, owner, open_hours, flag
+    recurring: pd.DataFrame  # category, key, cases, case_ids
+    not_counted: int
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+def first_reply_hours(cases: pd.DataFrame) -> pd.Series:
+    """First Reply At − Opened At; Last Reply At stands in when no follow-up was sent."""
+    first = cases["First Reply At"]
+    stand_in = first.isna() & (cases["Follow-ups"].fillna(0) == 0)
+    first = first.where(~stand_in, cases["Last Reply At"])
+    return (first - cases["Opened At"]) / pd.Timedelta(hours=1)
+
+
+def _median(values: pd.Series) -> float | None:
+    values = values.dropna()
+    return float(values.median()) if len(values) else None
+
+
+def _p90(values: pd.Series) -> float | None:
+    values = values.dropna()
+    return float(np.percentile(values.to_numpy(), 90)) if len(values) else None
+
+
+def week_metrics(
+    cases: pd.DataFrame, week: Week, now_counts: dict[str, int] | None = None
+) -> dict[str, object]:
+    """The counts and times of one week over ``cases`` (already free of INVALID rows)."""
+    start, end = week.start, week.end
+    opened_in = cases["Opened At"].ge(start) & cases["Opened At"].lt(end)
+    resolved_in = cases["Resolved At"].ge(start) & cases["Resolved At"].lt(end)
+    first = cases["first_reply_hours"][opened_in]
+    within = None
+    if first.notna().any():
+        target = cases["reply_target"][opened_in]
+        has = first.notna()
+        within = float((first[has] <= target[has]).mean() * 100)
+    resolved = resolved_in & cases["Status"].eq("Resolved")
+    resolution = (cases["Resolved At"] - cases["Opened At"])[resolved] / pd.Timedelta(hours=1)
+    return {
+        "opened": int(opened_in.sum()),
+        "resolved": int(resolved.sum()),
+        "closed": int((resolved_in & cases["Status"].eq("Closed")).sum()),
+        "open_at_end": int(open_at(cases, end).sum()),
+        "first_reply_median": _median(first),
+        "first_reply_p90": _p90(first),
+        "first_reply_within_target": within,
+        "resolution_median": _median(resolution),
+        "escalated_now": None if now_counts is None else now_counts["ESCALATE"],
+        "overdue_now": None if now_counts is None else now_counts["OVERDUE"],
+    }
+
+
+def open_at(cases: pd.DataFrame, moment: pd.Timestamp) -> pd.Series:
+    """Opened before ``moment`` and not resolved or closed before it."""
+    resolved_before = cases["Resolved At"].notna() & cases["Resolved At"].lt(moment)
+    return cases["Opened At"].lt(moment) & ~resolved_before
+
+
+def backlog(cases: pd.DataFrame, moment: pd.Timestamp) -> dict[str, int]:
+    is_open = open_at(cases, moment)
+    age_days = (moment - cases["Opened At"][is_open]) / pd.Timedelta(days=1)
+    counts = {}
+    for name, low, high in AGE_BUCKETS:
+        inside = age_days >= low
+        if high is not None:
+            inside &= age_days < high
+        counts[name] = int(inside.sum())
+    # The latest message either way that was already sent at that moment.
+    messages = cases.loc[is_open, ["Opened At", "Last Sent At", "First Reply At", "Last Reply At"]]
+    messages = messages.where(messages.lt(moment))
+    last_message = messages.max(axis=1)
+    counts["stale"] = int((moment - last_message >= pd.Timedelta(days=STALE_DAYS)).sum())
+    counts["total"] = int(is_open.sum())
+    return counts
+
+
+def recurring_problems(cases: pd.DataFrame, rules: Rules, until: pd.Timestamp) -> pd.DataFrame:
+    """Groups of ≥ min_cases cases on the same Category and ID, opened within window_days."""
+    since = until - pd.Timedelta(days=rules.recurring_window_days)
+    recent = cases[cases["Opened At"].ge(since) & cases["Opened At"].lt(until)]
+    found = []
+    for column in ("ASIN", "Order ID", "Shipment ID"):
+        has = recent[recent[column].notna()]
+        if has.empty:
+            continue
+        groups = has.groupby(["Category", column], sort=False)["Case ID"]
+        sizes = groups.size()
+        for (category, key), ids in groups:
+            if sizes[(category, key)] >= rules.recurring_min_cases:
+                found.append(
+                    {
+                        "category": category,
+                        "key": f"{column} {key}",
+                        "cases": int(sizes[(category, key)]),
+                        "case_ids": ", ".join(str(i) for i in ids),
+                    }
+                )
+    columns = ["category", "key", "cases", "case_ids"]
+    return pd.DataFrame(found, columns=columns).sort_values(
+        ["cases", "category"], ascending=[False, True], ignore_index=True
+    )
+
+
+def weekly_report(
+    judged: pd.DataFrame, rules: Rules, as_of: pd.Timestamp, week: Week | None = None
+) -> WeeklyReport:
+    """Every number of the Weekly Summary tab and the Markdown report."""
+    week = week or default_week(as_of)
+    valid = judged[~judged["_invalid"]].copy()
+    valid["first_reply_hours"] = first_reply_hours(valid)
+    valid["reply_target"] = reply_target_hours(valid, rules)
+    flags_now = valid["flag"].value_counts()
+    now_counts = {f: int(flags_now.get(f, 0)) for f in ("ESCALATE", "OVERDUE")}
+    current = Week.containing(as_of)
+    # Flags are known only at as_of: they belong to this week's row, or to the chosen week when
+    # it is the last complete one (the Monday-morning report); older weeks stay blank.
+    now_week = week if week in (current, current.shifted(-1)) else current
+    rows = []
+    for back in range(WEEKS_SHOWN - 1, -1, -1):
+        w = week.shifted(-back)
+        metrics = week_metrics(valid, w, now_counts if w == now_week else None)
+        rows.append({"week": w.label, **metrics})
+    weeks = pd.DataFrame(rows, columns=["week", *METRICS], dtype=object)
+    backlog_at = min(week.end, as_of)
+    by = {}
+    for name, column in (
+        ("category", "Category"),
+        ("marketplace", "Marketplace"),
+        ("channel", "Channel"),
+    ):
+        values = sorted(valid[column].dropna().unique())
+        table = []
+        for value in values:
+            subset = valid[valid[column] == value]
+            counts = (
+                {f: int((subset["flag"] == f).sum()) for f in ("ESCALATE", "OVERDUE")}
+                if week == now_week
+                else None
+            )
+            metrics = week_metrics(subset, week, counts)
+            if any(metrics[k] for k in ("opened", "resolved", "closed", "open_at_end")):
+                table.append({name: value, **metrics})
+        by[name] = pd.DataFrame(table, columns=[name, *METRICS], dtype=object)
+    is_open = open_at(valid, backlog_at)
+    oldest = valid[is_open].sort_values("Opened At").head(OLDEST_SHOWN)
+    oldest_table = pd.DataFrame(
+        {
+            "case_id": oldest["Case ID"],
+            "marketplace": oldest["Marketplace"],
+            "category": oldest["Category"],
+            "owner": oldest["Owner"],
+            "open_hours": (backlog_at - oldest["Opened At"]) / pd.Timedelta(hours=1),
+            "flag": oldest["flag"],
+        }
+    ).reset_index(drop=True)
+    return WeeklyReport(
+        week=week,
+        as_of=as_of,
+        weeks=weeks,
+        by=by,
+        backlog=backlog(valid, backlog_at),
+        backlog_at=backlog_at,
+        oldest=oldest_table,
+        recurring=recurring_problems(valid, rules, week.end),
+        not_counted=int(judged["_invalid"].sum()),
+    )
