@@ -264,36 +264,18 @@ class _ZipWriter:
             )
         if version_needed == 45:  # zip64 is gone from this entry
             version_needed = 20
-        local = struct.pack(
-            "<4s5H3L2H",
-            b"PK\x03\x04",
-            version_needed,
-            flags,
-            method,
-            dostime,
-            dosdate,
-            crc,
-            compressed_size,
-            size,
-            len(name),
-            len(local_extra),
-        )
+        # The fields both headers share, in the order both hold them.
+        shared = (flags, method, dostime, dosdate, crc, compressed_size, size, len(name))
+        local = struct.pack("<4s5H3L2H", b"PK\x03\x04", version_needed, *shared, len(local_extra))
         central = struct.pack(
             "<4s6H3L5H2L",
             b"PK\x01\x02",
             version_made,
             version_needed,
-            flags,
-            method,
-            dostime,
-            dosdate,
-            crc,
-            compressed_size,
-            size,
-            len(name),
+            *shared,
             len(central_extra),
             len(comment),
-            0,
+            0,  # disk number
             internal_attr,
             external_attr,
             self.offset,
