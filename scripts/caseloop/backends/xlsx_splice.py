@@ -830,8 +830,19 @@ class _FormatCache:
         self.workbook = workbook
         self.fonts = fonts
         self.formats: dict[Style, object] = {}
+        # Hashing a Style hashes all its fields; most cells share a few Style objects, so look
+        # them up by identity first (the Style is kept alive here so its id cannot be reused).
+        self.by_identity: dict[int, tuple[Style, object]] = {}
 
     def get(self, style: Style) -> object:
+        known = self.by_identity.get(id(style))
+        if known is not None:
+            return known[1]
+        found = self._by_value(style)
+        self.by_identity[id(style)] = (style, found)
+        return found
+
+    def _by_value(self, style: Style) -> object:
         found = self.formats.get(style)
         if found is None:
             properties: dict[str, object] = {
