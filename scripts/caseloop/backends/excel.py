@@ -139,6 +139,13 @@ class ExcelWorkbook:
         from .xlsx_splice import splice_tabs
 
         new_bytes = splice_tabs(self.original, tabs)
+        if self.output is not None:
+            try:
+                self.output.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise CaseloopError(
+                    f"Cannot create the folder {self.output.parent}: {exc.strerror or exc}."
+                ) from None
         written, backup = commit_workbook(
             self.path, new_bytes, read_fingerprint=self.fingerprint, output=self.output
         )

@@ -1,0 +1,209 @@
+"""`caseloop sync` and `caseloop report` end to end on real workbooks, read back with openpyxl and calamine."""
+
+import hashlib
+import shutil
+import zipfile
+from pathlib import Path
+
+import openpyxl
+import pytest
+from click.testing import CliRunner
+from python_calamine import CalamineWorkbook
+
+from caseloop.cli import main
+from caseloop.config import FLAG_ORDER, load_rules
+
+from caselog import NOW, case, write_xlsx
+
+SAMPLE = Path(__file__).parents[1] / "sample_data"
+NOW_TEXT = NOW.isoformat(timespec="minutes")
+RULES = load_rules()
+
+
+def run(*args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def fill(cell) -> str:
+    return "#" + cell.fill.fgColor.rgb[-6:].upper()
+
+
+@pytest.fixture
+def demo(tmp_path):
+    log = tmp_path / "case_log.xlsx"
+    shutil.copy(SAMPLE / "case_log.xlsx", log)
+    return log
+
+
+def test_demo_sync_shows_every_flag_with_its_colour(demo, tmp_path):
+    out = tmp_path / "out" / "case_log.xlsx"
+    before = digest(demo)
+    result = run("sync", demo, "--now", NOW_TEXT, "--output", out)
+    assert result.exit_code == 0, result.output
+    assert "INVALID 2" in result.output and "2 row(s) are INVALID" in result.output
+    assert digest(demo) == before  # --output leaves the log alone
+    book = openpyxl.load_workbook(out)
+    assert book.sheetnames == ["Cases", "Lists", "Templates", "Status"]
+    sheet = book["Status"]
+    header = [c.value for c in sheet[2]]
+    assert header[:3] == ["Case ID", "Marketplace", "Category"] and header[-3:] == [
+        "Flag",
+        "Next action",
+        "Notes",
+    ]
+    assert sheet.freeze_panes == "A3"
+    assert sheet.auto_filter.ref.startswith("A2:N")
+    flag_col = header.index("Flag") + 1
+    seen = []
+    for row in sheet.iter_rows(min_row=3):
+        flag = row[flag_col - 1].value
+        seen.append(flag)
+        info = RULES.flags[flag]
+        expected = {info.color, info.late_color} - {None}
+        assert {fill(c) for c in row} <= expected, (flag, {fill(c) for c in row})
+    assert set(seen) == set(FLAG_ORDER)
+    # Worst first: the flags appear in FLAG_ORDER.
+    ranks = [FLAG_ORDER.index(f) for f in seen]
+    assert ranks == sorted(ranks)
+    title = sheet["A1"].value
+    assert "as of 2026-11-20 18:00 (Asia/Shanghai)" in title and "ESCALATE 4" in title
+    # calamine reads the same rows.
+    rows = CalamineWorkbook.from_path(str(out)).get_sheet_by_name("Status").to_python()
+    assert len(rows) == 2 + len(seen)
+
+
+def test_sync_in_place_keeps_team_parts_and_a_backup(demo):
+    original = zipfile.ZipFile(demo)
+    team_parts = {
+        n: original.read(n)
+        for n in original.namelist()
+        if n.startswith("xl/worksheets/") or n == "xl/sharedStrings.xml"
+    }
+    assert run("sync", demo, "--now", NOW_TEXT).exit_code == 0
+    assert run("sync", demo, "--now", NOW_TEXT).exit_code == 0
+    after = zipfile.ZipFile(demo)
+    for name, data in team_parts.items():
+        assert after.read(name) == data, name
+    backups = sorted((demo.parent / ".caseloop-backup").iterdir())
+    assert len(backups) == 2
+    assert openpyxl.load_workbook(demo).sheetnames.count("Status") == 1
+
+
+def test_chinese_tab_and_labels(demo):
+    result = run("sync", demo, "--now", NOW_TEXT, "--lang", "zh")
+    assert result.exit_code == 0, result.output
+    sheet = openpyxl.load_workbook(demo)["状态"]
+    assert [c.value for c in sheet[2]][:3] == ["案例编号", "站点", "问题类型"]
+    flags = {r[11].value for r in sheet.iter_rows(min_row=3)}
+    assert {
+        "需升级",
+        "已超时",
+        "待我方回复",
+        "缺资料",
+        "即将超时",
+        "正常",
+        "已解决",
+        "无效",
+        "临近截止",
+    } == flags
+    assert "美国" in {r[1].value for r in sheet.iter_rows(min_row=3)}
+
+
+def test_chinese_sample_log_syncs_the_same_cases(tmp_path):
+    en, zh = tmp_path / "en.xlsx", tmp_path / "zh.xlsx"
+    assert run("sync", SAMPLE / "case_log.xlsx", "--now", NOW_TEXT, "--output", en).exit_code == 0
+    assert (
+        run("sync", SAMPLE / "case_log_zh.xlsx", "--now", NOW_TEXT, "--output", zh).exit_code == 0
+    )
+
+    def cases(path):
+        sheet = openpyxl.load_workbook(path)["Status"]
+        return [(r[0].value, r[11].value) for r in sheet.iter_rows(min_row=3)]
+
+    assert cases(en) == cases(zh)
+
+
+def test_dry_run_writes_nothing(demo):
+    before = digest(demo)
+    result = run("sync", demo, "--now", NOW_TEXT, "--dry-run")
+    assert result.exit_code == 0
+    assert result.output.startswith("Would write the tab 'Status'")
+    assert "17357735071\tUS\tListing" in result.output
+    assert digest(demo) == before and not (demo.parent / ".caseloop-backup").exists()
+
+
+def test_team_tab_named_status_is_refused_and_can_be_renamed(tmp_path):
+    log = write_xlsx(tmp_path / "log.xlsx", [case()], extra_tabs={"Status": [["our own notes"]]})
+    before = digest(log)
+    result = run("sync", log, "--now", NOW_TEXT)
+    assert result.exit_code == 2
+    assert 'already has its own tab "Status"' in result.output and "--status-tab" in result.output
+    assert digest(log) == before
+    assert run("sync", log, "--now", NOW_TEXT, "--status-tab", "Case Status").exit_code == 0
+    book = openpyxl.load_workbook(log)
+    assert book["Status"]["A1"].value == "our own notes"
+    assert book["Case Status"]["A3"].value.isdigit()
+
+
+def test_excel_lock_file_refuses(demo):
+    (demo.parent / f"~${demo.name}").write_bytes(b"owner")
+    before = digest(demo)
+    result = run("sync", demo, "--now", NOW_TEXT)
+    assert result.exit_code == 2 and "open in Excel" in result.output
+    assert digest(demo) == before
+
+
+def test_text_that_looks_like_a_formula_is_written_as_text(tmp_path):
+    log = write_xlsx(
+        tmp_path / "log.xlsx",
+        [case(Case_ID="=1+1", Owner="@SUM(A1)"), case(Owner="-2+3", Case_ID="+12345678901")],
+    )
+    out = tmp_path / "out.xlsx"
+    assert run("sync", log, "--now", NOW_TEXT, "--output", out).exit_code == 0
+    sheet = openpyxl.load_workbook(out)["Status"]
+    cells = [c for row in sheet.iter_rows(min_row=3) for c in row[:5]]
+    values = {c.value for c in cells}
+    assert {"=1+1", "@SUM(A1)", "-2+3", "+12345678901"} <= values
+    assert all(c.data_type == "s" for c in cells if isinstance(c.value, str))
+
+
+def test_report_writes_the_weekly_tab_with_a_chart_and_markdown(demo, tmp_path):
+    md = tmp_path / "weekly.md"
+    result = run("report", demo, "--now", NOW_TEXT, "--markdown", md)
+    assert result.exit_code == 0, result.output
+    assert "for 2026-W46" in result.output
+    book = openpyxl.load_workbook(demo)
+    sheet = book["Weekly Summary"]
+    assert sheet["A1"].value.startswith("Weekly Summary — 2026-W46 (2026-11-09 to 2026-11-15)")
+    names = zipfile.ZipFile(demo).namelist()
+    assert any(n.startswith("xl/charts/chart") for n in names)
+    assert "| 2026-W46 | 15 | 4 | 3 | 11 |" in md.read_text(encoding="utf-8")
+    # Writing the report leaves a Status tab from an earlier sync alone, and the other way round.
+    assert run("sync", demo, "--now", NOW_TEXT).exit_code == 0
+    assert run("report", demo, "--now", NOW_TEXT, "--week", "2026-W45").exit_code == 0
+    book = openpyxl.load_workbook(demo)
+    assert book.sheetnames[-2:] == ["Weekly Summary", "Status"]
+    assert "2026-W45" in book["Weekly Summary"]["A1"].value
+
+
+def test_report_markdown_to_stdout_and_from_csv(tmp_path):
+    csv = tmp_path / "cases.csv"
+    csv.write_text(
+        "Case ID,Marketplace,Category,Channel,Status,Opened At,Summary\n"
+        "12345678901,US,Listing,Case,Open,2026-11-10 09:00,x\n",
+        encoding="utf-8",
+    )
+    result = run("report", csv, "--now", NOW_TEXT, "--markdown", "-")
+    assert result.exit_code == 0, result.output
+    assert "## Weekly Summary — 2026-W46" in result.output
+    assert "| 2026-W46 | 1 | 0 | 0 | 1 |" in result.output
+    assert run("sync", csv, "--now", NOW_TEXT).exit_code == 2
+
+
+def test_report_bad_week(demo):
+    result = run("report", demo, "--week", "2026-47")
+    assert result.exit_code == 2 and "is not an ISO week; write it like 2026-W47" in result.output
