@@ -1,7 +1,11 @@
 """`caseloop sync` and `caseloop report` end to end on real workbooks, read back with openpyxl and calamine."""
 
 import hashlib
+import os
+import pty
 import shutil
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -207,3 +211,49 @@ def test_report_markdown_to_stdout_and_from_csv(tmp_path):
 def test_report_bad_week(demo):
     result = run("report", demo, "--week", "2026-47")
     assert result.exit_code == 2 and "is not an ISO week; write it like 2026-W47" in result.output
+
+
+def test_progress_shows_on_a_terminal_and_not_under_cron(demo, tmp_path):
+    """Run the real command with stderr on a pseudo-terminal, then with --quiet."""
+
+    def stderr_of(*extra):
+        leader, follower = pty.openpty()
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "caseloop.cli",
+                "sync",
+                str(demo),
+                "--now",
+                NOW_TEXT,
+                "--output",
+                str(tmp_path / "o.xlsx"),
+                *extra,
+            ],
+            stderr=follower,
+            stdout=subprocess.PIPE,
+            timeout=120,
+        )
+        os.close(follower)
+        chunks = []
+        while True:
+            try:
+                data = os.read(leader, 4096)
+            except OSError:
+                break
+            if not data:
+                break
+            chunks.append(data)
+        os.close(leader)
+        return proc, b"".join(chunks).decode()
+
+    proc, err = stderr_of()
+    assert proc.returncode == 0
+    assert (
+        "caseloop: reading" in err
+        and "judging 132 cases" in err
+        and "writing the 'Status' tab" in err
+    )
+    proc, err = stderr_of("--quiet")
+    assert proc.returncode == 0 and err == "" and proc.stdout == b""

@@ -94,6 +94,17 @@ def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+class Progress:
+    """One line per step on stderr, only when a person is watching (a terminal, not --quiet)."""
+
+    def __init__(self, quiet: bool = False) -> None:
+        self.on = not quiet and sys.stderr.isatty()
+
+    def __call__(self, message: str) -> None:
+        if self.on:
+            click.echo(f"caseloop: {message}", err=True)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="caseloop")
 def main() -> None:
@@ -181,10 +192,13 @@ def sync(
     """
     from .engine import load, status_model, write
 
+    progress = Progress(quiet)
     settings = settings_from({**kwargs, "output": output})
+    progress(f"reading {settings.log} ...")
     loaded = load(settings)
     for line in loaded.warnings:
         click.echo(f"caseloop: warning: {line}", err=True)
+    progress(f"judging {len(loaded.frame.cases)} cases ...")
     model, view = status_model(loaded, settings, status_tab)
     counts = ", ".join(f"{flag} {n}" for flag, n in view.counts.items() if n)
     if dry_run:
@@ -194,6 +208,7 @@ def sync(
         for row in model.rows[1:]:
             click.echo("\t".join("" if c.value is None else _plain(c.value) for c in row))
         return
+    progress(f"writing the {model.title!r} tab ...")
     result = write(loaded, [model])
     if not quiet:
         click.echo(
@@ -248,10 +263,13 @@ def report(
     """
     from .engine import load, weekly, weekly_model, weekly_text, write
 
+    progress = Progress(quiet)
     settings = settings_from({**kwargs, "output": output})
+    progress(f"reading {settings.log} ...")
     loaded = load(settings)
     for line in loaded.warnings:
         click.echo(f"caseloop: warning: {line}", err=True)
+    progress(f"computing the weekly report from {len(loaded.frame.cases)} cases ...")
     result = weekly(loaded, settings, week)
     if markdown_path:
         text = weekly_text(result, settings)
@@ -269,6 +287,7 @@ def report(
         if loaded.workbook.location.lower().endswith(".csv"):
             return
     model = weekly_model(result, settings, report_tab)
+    progress(f"writing the {model.title!r} tab ...")
     written = write(loaded, [model])
     if not quiet and markdown_path != "-":
         click.echo(f"Wrote {model.title!r} for {result.week.label} into {written.target}.")
