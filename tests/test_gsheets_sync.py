@@ -87,3 +87,49 @@ def test_sync_on_a_google_sheet_matches_the_excel_path(
                     int(expected[i : i + 2], 16) for i in (0, 2, 4)
                 ]
     assert fake_sheets.book(KEY).sheet("Cases").cells == cases_before
+
+
+@pytest.mark.skipif(not SAMPLE.exists(), reason="sample_data/case_log.xlsx is not there yet")
+def test_the_commands_on_a_google_sheet_url(fake_sheets: FakeSheetsServer, tmp_path: Path) -> None:
+    """`caseloop sync URL --credentials FILE` and `caseloop report`: the same rows as Excel."""
+    from click.testing import CliRunner
+
+    from caseloop.cli import main
+
+    sample = openpyxl.load_workbook(SAMPLE, read_only=True)
+    book = fake_sheets.add_spreadsheet(KEY, timezone="Asia/Shanghai")
+    book.add_sheet("Cases", [list(row) for row in sample["Cases"].iter_rows(values_only=True)])
+    cases_before = dict(book.sheet("Cases").cells)
+    url = f"https://docs.google.com/spreadsheets/d/{KEY}/edit"
+    creds = str(authorized_user_file(tmp_path))
+    runner = CliRunner()
+    obj = {"http_client": fake_client_class(fake_sheets.url)}
+
+    result = runner.invoke(main, ["sync", url, "--credentials", creds, "--now", NOW], obj=obj)
+    assert result.exit_code == 0, result.output
+    assert "Wrote 'Status' (30 rows" in result.output
+    assert [r.kind for r in fake_sheets.log] == ["metadata", "values", "batchUpdate"]
+    out = tmp_path / "excel.xlsx"
+    assert (
+        runner.invoke(main, ["sync", str(SAMPLE), "--now", NOW, "--output", str(out)]).exit_code
+        == 0
+    )
+    excel = openpyxl.load_workbook(out)["Status"]
+    google = fake_sheets.book(KEY).sheet("Status")
+    for r, row in enumerate(excel.iter_rows(min_row=3), start=2):
+        assert [google.cell(r, c).value for c in (0, 11)] == [row[0].value, row[11].value]
+        assert google.cell(r, 0).format["backgroundColor"] is not None
+
+    fake_sheets.clear_log()
+    result = runner.invoke(main, ["report", url, "--credentials", creds, "--now", NOW], obj=obj)
+    assert result.exit_code == 0, result.output
+    assert len(fake_sheets.log) <= 4
+    weekly = fake_sheets.book(KEY).sheet("Weekly Summary")
+    assert str(weekly.cell(0, 0).value).startswith("Weekly Summary — 2026-W46")
+    assert len(weekly.charts) == 1
+    assert fake_sheets.book(KEY).sheet("Cases").cells == cases_before
+    assert fake_sheets.book(KEY).sheet("Status").cell(2, 0).value == google.cell(2, 0).value
+    validate = runner.invoke(
+        main, ["validate", f"gsheet:{KEY}", "--credentials", creds, "--now", NOW], obj=obj
+    )
+    assert validate.exit_code == 1 and "Cases!B126: Opened At" in validate.output

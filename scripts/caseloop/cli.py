@@ -65,6 +65,11 @@ def settings_from(kwargs: dict[str, Any]) -> Any:
     from .engine import Settings
 
     values = {k: v for k, v in kwargs.items() if v is not None}
+    # A program embedding the CLI (the tests) may hand over the HTTP client class for Google
+    # through Click's context object; a person on the command line never needs it.
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None and isinstance(ctx.obj, dict) and ctx.obj.get("http_client"):
+        values["http_client"] = ctx.obj["http_client"]
     return Settings(**values)
 
 
