@@ -6,6 +6,8 @@ columns added. No I/O and no clock: the time comes in as ``as_of``.
 
 from __future__ import annotations
 
+from collections import Counter
+
 import numpy as np
 import pandas as pd
 
@@ -106,13 +108,11 @@ def related_chain_sizes(cases: pd.DataFrame) -> pd.Series:
                 parent[a] = b
     if not parent:
         return pd.Series(1, index=cases.index)
-    members = pd.Series([root(i) if i is not None else None for i in ids], index=cases.index)
-    known = set(ids.dropna())
     # A chain counts every ID in it, also earlier cases that are not rows of this log.
-    all_ids = set(parent) | set(parent.values()) | known
-    roots = pd.Series({i: root(i) for i in all_ids})
-    sizes = roots.value_counts()
-    return members.map(sizes).fillna(1).astype(int)
+    roots = {i: root(i) for i in set(parent) | set(parent.values())}
+    sizes = Counter(roots.values())
+    size_of = {i: sizes[r] for i, r in roots.items()}
+    return ids.map(size_of).fillna(1).astype(int)
 
 
 def evaluate(cases: pd.DataFrame, rules: Rules, as_of: pd.Timestamp) -> pd.DataFrame:
