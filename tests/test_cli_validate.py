@@ -149,3 +149,43 @@ def _truncated(tmp_path: Path) -> Path:
     full = write_xlsx(tmp_path / "full.xlsx", [case() for _ in range(50)])
     data = full.read_bytes()
     return _write(tmp_path / "truncated.xlsx", data[: len(data) // 2])
+
+
+def test_error_cells_anywhere_in_a_large_sheet_are_found(tmp_path):
+    """The sheet XML is scanned in chunks: error cells on every side of a chunk edge count."""
+    import xlsxwriter
+
+    from caseloop.backends.excel import ExcelWorkbook
+
+    path = tmp_path / "big.xlsx"
+    book = xlsxwriter.Workbook(str(path))
+    sheet = book.add_worksheet("Cases")
+    sheet.write_row(
+        0,
+        0,
+        [
+            "Case ID",
+            "Marketplace",
+            "Category",
+            "Channel",
+            "Status",
+            "Opened At",
+            "Summary",
+            "Owner",
+        ],
+    )
+    errors = set(range(1, 30_000, 997))
+    for r in range(1, 30_000):
+        sheet.write_row(
+            r,
+            0,
+            [str(12000000000 + r), "US", "Listing", "Case", "Open", "2026-11-20 09:00", "x" * 40],
+        )
+        if r in errors:
+            sheet.write_formula(r, 7, "=NA()", None, "#N/A")
+    book.close()
+    grid = ExcelWorkbook(path).read_tab("Cases")
+    found = {r for r, row in enumerate(grid.rows) if str(row[7]) == "#N/A"}
+    assert found == errors and grid.has_error_cells
+    clean = write_xlsx(tmp_path / "clean.xlsx", [case()])
+    assert not ExcelWorkbook(clean).read_tab("Cases").has_error_cells

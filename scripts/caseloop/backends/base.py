@@ -31,6 +31,7 @@ class Grid:
     rows: list[list[Any]]
     timezone: str | None = None  # the spreadsheet's own time zone setting, if it has one
     dates_as_serials: bool = False  # True for Google Sheets (UNFORMATTED_VALUE + SERIAL_NUMBER)
+    has_error_cells: bool = True  # False when the backend knows no cell holds a CellError
 
 
 @dataclass

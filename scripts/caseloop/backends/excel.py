@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import re
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from ..errors import CaseloopError
@@ -83,16 +84,23 @@ class ExcelWorkbook:
         return list(self._names)
 
     def read_tab(self, title: str) -> Grid:
-        try:
-            sheet = self._book.get_sheet_by_name(title)
-            rows = sheet.to_python(skip_empty_area=False)
-        except Exception as exc:
-            raise CaseloopError(
-                f'Cannot read the tab "{title}" of {self.path} ({type(exc).__name__}); '
-                "open the file in Excel and save it again."
-            ) from None
-        self._overlay_errors(title, rows)
-        return Grid(title=title, rows=rows)
+        # calamine reads error cells (#N/A, #REF!) as empty, so the sheet XML is scanned for
+        # them too: streamed, on a second thread, while calamine parses the same part.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            scan = pool.submit(self._error_cells, title)
+            try:
+                sheet = self._book.get_sheet_by_name(title)
+                rows = sheet.to_python(skip_empty_area=False)
+            except Exception as exc:
+                raise CaseloopError(
+                    f'Cannot read the tab "{title}" of {self.path} ({type(exc).__name__}); '
+                    "open the file in Excel and save it again."
+                ) from None
+            errors = scan.result()
+        for r, c, text in errors:
+            if r < len(rows) and c < len(rows[r]):
+                rows[r][c] = CellError(text)
+        return Grid(title=title, rows=rows, has_error_cells=bool(errors))
 
     def _sheet_part(self, title: str) -> str | None:
         """The zip member of a tab, found through workbook.xml and its relationships."""
@@ -118,21 +126,32 @@ class ExcelWorkbook:
                 return target.lstrip("/") if target.startswith("/") else "xl/" + target
         return None
 
-    def _overlay_errors(self, title: str, rows: list[list[object]]) -> None:
-        """calamine reads error cells (#N/A, #REF!) as empty; put them back as CellError."""
+    def _error_cells(self, title: str) -> list[tuple[int, int, str]]:
+        """(row, column, text) of every error cell of a tab, 0-based, from its sheet XML."""
         part = self._sheet_part(title)
+        found: list[tuple[int, int, str]] = []
         if part is None:
-            return
+            return found
         try:
-            xml = self._zip.read(part)
-        except KeyError:
-            return
-        if b't="e"' not in xml:
-            return
-        for letters, row, text in _ERROR_CELL.findall(xml):
-            r, c = int(row) - 1, _col_index(letters)
-            if r < len(rows) and c < len(rows[r]):
-                rows[r][c] = CellError(text.decode("utf-8"))
+            stream = self._zip.open(part)
+        except (KeyError, zipfile.BadZipFile, NotImplementedError):
+            return found
+        overlap = 8192  # longer than any one error cell element
+        tail = b""
+        with stream:
+            while True:
+                chunk = stream.read(1 << 20)
+                data = tail + chunk
+                # Keep the end for the next round unless the part is done: a cell may straddle.
+                cut = len(data) if not chunk else max(0, len(data) - overlap)
+                if b't="e"' in data:
+                    for match in _ERROR_CELL.finditer(data):
+                        if match.start() < cut:
+                            letters, row, text = match.groups()
+                            found.append((int(row) - 1, _col_index(letters), text.decode("utf-8")))
+                if not chunk:
+                    return found
+                tail = data[cut:]
 
     def write_tabs(self, tabs: list[SheetModel]) -> WriteResult:
         from .xlsx_file import commit_workbook
