@@ -108,7 +108,11 @@ def load(settings: Settings) -> Loaded:
         credentials=settings.credentials,
         http_client=settings.http_client,
     )
-    tab = find_case_tab(workbook.tab_names(), settings.sheet, workbook.location)
+    if getattr(workbook, "single_table", False):
+        # A CSV export holds one table whatever its file is called: that table is the cases.
+        tab = workbook.tab_names()[0]
+    else:
+        tab = find_case_tab(workbook.tab_names(), settings.sheet, workbook.location)
     grid = workbook.read_tab(tab)
     frame = build_frame(grid, schema, rules, as_of)
     warnings = list(getattr(workbook, "credential_warnings", []) or [])

@@ -24,6 +24,11 @@ MIN_KNOWN_HEADERS = 3
 EXCEL_EPOCH = pd.Timestamp("1899-12-30")
 # Serials outside this range are not plausible case dates (1990..2100).
 SERIAL_MIN, SERIAL_MAX = 32874, 73051
+# The years a datetime64[ns] holds, a day's margin for time zones: a date cell of 9999-12-31
+# (a "no deadline" some teams type) or 0001-01-01 is refused with its cell, not a crash.
+YEAR_MIN, YEAR_MAX = pd.Timestamp.min.year + 1, pd.Timestamp.max.year - 1
+# Real UTC offsets lie within -12:00..+14:00; "+25:00" is a typo, not a time zone.
+MAX_OFFSET_MINUTES = 14 * 60
 
 _DATE_TEXT = re.compile(
     r"^(?P<y>\d{4})\s*[-/.年]\s*(?P<m>\d{1,2})\s*[-/.月]\s*(?P<d>\d{1,2})\s*日?"
@@ -395,6 +400,12 @@ class _Builder:
         is_num = kinds.isin([int, float])
         is_str = kinds.eq(str)
         tz = self.rules.timezone
+        far = pd.Series(False, index=series.index)
+        if (is_dt | is_date).any():
+            years = series[is_dt | is_date].map(lambda v: v.year)
+            far[years.index[~years.between(YEAR_MIN, YEAR_MAX)]] = True
+            is_dt &= ~far
+            is_date &= ~far
         if is_dt.any():
             values = pd.to_datetime(series[is_dt], errors="coerce", utc=False)
             if getattr(values.dt, "tz", None) is not None:
@@ -442,20 +453,33 @@ class _Builder:
                 errors="coerce",
             )
             valid_clock = (nums["H"] < 24) & (nums["M"] < 60) & (nums["S"] < 60)
-            stamps = stamps.where(valid_clock)
+            far_text = matched & ~nums["y"].between(YEAR_MIN, YEAR_MAX)
+            far[text.index[far_text]] = True
+            stamps = stamps.where(valid_clock & ~far_text)
             offsets = parts["tz"].dropna()
             if len(offsets):
                 minutes = offsets.map(_offset_minutes)
+                real = minutes.abs() <= MAX_OFFSET_MINUTES
+                stamps[offsets.index[~real]] = pd.NaT
+                offsets, minutes = offsets[real], minutes[real]
                 utc = stamps[offsets.index] - pd.to_timedelta(minutes, unit="m")
                 stamps[offsets.index] = (
                     utc.dt.tz_localize("UTC").dt.tz_convert(tz).dt.tz_localize(None)
                 )
             good = matched & stamps.notna()
             result[stamps.index[good]] = stamps[good].astype("datetime64[ns]")
-            bad_text[text.index[~good]] = True
+            bad_text[text.index[~good & ~far_text]] = True
             day_month[text.index[~matched & text.str.match(_DAY_MONTH_TEXT.pattern)]] = True
-        other = series.notna() & ~(is_dt | is_date | is_num | is_str | errors)
+        other = series.notna() & ~(is_dt | is_date | is_num | is_str | errors | far)
         other &= ~kinds.eq(str)
+        if far.any():
+            self._bad(
+                column,
+                far,
+                series,
+                "date-out-of-range",
+                "{column} {value} is too far in the past or future to be a case date; check the year.",
+            )
         if day_month.any():
             self._bad(
                 column,
@@ -531,14 +555,19 @@ class _Builder:
         raw_resolved_empty = (
             closed & frame["Resolved At"].isna() & ~self._has_problem(frame, "Resolved At")
         )
+        has_column = "Resolved At" in self.columns
         for i in np.flatnonzero(raw_resolved_empty.to_numpy()):
             status = frame["Status"].iat[i]
+            # Without the column there is no cell to name: the Status cell stands in.
             self.add(
                 "error",
                 "resolved-at-missing",
-                "Resolved At",
+                "Resolved At" if has_column else "Status",
                 int(self.rows.iat[i]),
-                f"Resolved At is empty but Status is {status}; add when it was {status.lower()}.",
+                f"Resolved At is empty but Status is {status}; add when it was {status.lower()}."
+                if has_column
+                else f"Status is {status} but the tab has no Resolved At column; add one with "
+                f"when it was {status.lower()}.",
             )
         for column, code in (
             ("Last Sent At", "before-opened"),

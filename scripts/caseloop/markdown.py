@@ -18,9 +18,10 @@ def _cell(column: str, value: object) -> str:
     if isinstance(value, float):
         return f"{value:.0f}" if COLUMN_FORMATS.get(column) == "0" else f"{value:.1f}"
     text = str(value).translate(_ESCAPES)
-    # Text a spreadsheet would read as a formula when the table is pasted into one.
-    if text[:1] in ("=", "+", "-", "@"):
-        text = "'" + text
+    # Text a spreadsheet would read as a formula when the table is pasted into one. Markdown
+    # trims a cell, so a tab or return before the "=" (now a space) does not protect it.
+    if text.lstrip()[:1] in ("=", "+", "-", "@"):
+        text = "'" + text.lstrip()
     return text
 
 

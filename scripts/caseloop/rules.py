@@ -100,7 +100,7 @@ def related_chain_sizes(cases: pd.DataFrame) -> pd.Series:
     linked = cases.loc[cases["related_ids"].map(len) > 0, ["Case ID", "related_ids"]]
     # Union-find over the links only: a log has few of them, so this stays linear.
     for case_id, related in zip(linked["Case ID"], linked["related_ids"], strict=True):
-        if case_id is None:
+        if pd.isna(case_id):  # None or NaN: a row without an ID links nothing
             continue
         for other in related:
             a, b = root(case_id), root(other)

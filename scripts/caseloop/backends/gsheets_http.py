@@ -89,6 +89,10 @@ class RetryingHTTPClient(HTTPClient):
         started = self.clock()
         waited = 0.0
         attempt = 0
+        # A write that timed out or lost its connection may have been applied all the same; a
+        # refusal of its retry (e.g. "a sheet with that name already exists") then says nothing
+        # about whether the sheet changed.
+        unanswered_write = False
         while True:
             attempt += 1
             self.requests_sent += 1
@@ -106,6 +110,12 @@ class RetryingHTTPClient(HTTPClient):
                 )
             except APIError as error:
                 status = error.response.status_code
+                if status not in RETRYABLE_STATUS and unanswered_write:
+                    raise CaseloopError(
+                        "Google Sheets did not answer a write in time and then refused its retry "
+                        f"({_status_words(status)}); "
+                        f"{_outcome(method, answered=False)} — run again later."
+                    ) from None
                 if status not in RETRYABLE_STATUS:
                     raise
                 retry_after = retry_after_seconds(error.response)
@@ -113,8 +123,10 @@ class RetryingHTTPClient(HTTPClient):
                 problem = f"kept answering {_status_words(status)}"
             except requests.Timeout:
                 problem = f"did not answer within {self.timeout:g} s"
+                unanswered_write = method.lower() != "get"
             except requests.ConnectionError as error:
                 problem = f"could not be reached ({_connection_reason(error)})"
+                unanswered_write = method.lower() != "get"
             except RefreshError:
                 # google-auth refreshes on 401; a refusal there is about the credentials, and the
                 # error text may quote the token endpoint's answer, so none of it is repeated.
@@ -132,7 +144,7 @@ class RetryingHTTPClient(HTTPClient):
                 raise CaseloopError(
                     f"Google Sheets {problem} after {attempt} "
                     f"{'try' if attempt == 1 else 'tries'} over {elapsed:.0f} s; "
-                    f"{_outcome(method, answered=answered)}"
+                    f"{_outcome(method, answered=answered and not unanswered_write)}"
                     " — run again later."
                 )
             self.retries += 1

@@ -179,7 +179,16 @@ def _backup(path: Path, keep_backups: int) -> Path | None:
     number = max((n for s, n, _ in existing if s == stamp), default=0) + 1
     suffix = f"-{number}" if number > 1 else ""
     backup = folder / f"{path.stem}-{stamp}{suffix}{path.suffix}"
-    shutil.copy2(path, backup)
+    # Copied under a temp name and renamed: a run killed mid-copy leaves no half backup that
+    # looks like a whole one, only a temp file the next run removes.
+    partial = folder / f"{TEMP_PREFIX}{path.name}-backup"
+    try:
+        shutil.copy2(path, partial)
+        os.replace(partial, backup)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            partial.unlink()
+        raise
     existing.append((stamp, number, backup))
     existing.sort()
     for _, _, old in existing[:-keep_backups]:
@@ -197,6 +206,33 @@ def _fsync_folder(folder: Path) -> None:
             os.close(descriptor)
 
 
+def _refuse_if_changed(path: Path, read_fingerprint: Fingerprint | None) -> None:
+    if read_fingerprint is not None and _changed_since(path, read_fingerprint):
+        raise RefusedError(
+            f"{path} changed since caseloop read it (someone saved it meanwhile); run again."
+        )
+
+
+def _refuse_unwritable(target: Path) -> None:
+    """A target that is a folder or device, or a file marked read-only, is never replaced."""
+    try:
+        stat = target.stat()
+    except OSError:
+        return  # a new --output file; the folder's own permissions are checked by writing
+    if not target.is_file():
+        raise CaseloopError(
+            f"Cannot write {target}: it is not a workbook file (a folder or a device); "
+            "give the path of an .xlsx file."
+        )
+    # Permission bits, not just access(): root may write anything, but a file someone marked
+    # read-only is a request to leave it alone. (A read-only folder fails when written to.)
+    locked = os.access(target.parent, os.W_OK) and not os.access(target, os.W_OK)
+    if not stat.st_mode & 0o222 or locked:
+        raise CaseloopError(
+            f"Cannot write {target}: the file is read-only; the workbook was left as it was."
+        )
+
+
 def commit_workbook(
     path: Path,
     new_bytes: bytes,
@@ -211,8 +247,10 @@ def commit_workbook(
     caseloop sync holds it. The new version goes to a temp file in the same folder first and is
     renamed over the original, so the workbook is always either the old or the new version.
     """
-    path = Path(path)
+    # A workbook reached through a symbolic link is replaced where it really lives.
+    path = Path(path).resolve() if Path(path).is_symlink() else Path(path)
     target = Path(output) if output is not None else path
+    target = target.resolve() if target.is_symlink() else target
     in_place = target.resolve() == path.resolve()
     for checked in {path, target}:
         lock_file = office_lock_file(checked)
@@ -221,13 +259,13 @@ def commit_workbook(
                 f"{checked} is open in Excel or LibreOffice (lock file {lock_file.name}); "
                 "close it and run again."
             )
+    _refuse_unwritable(target)
     folder = target.parent
     with _sync_lock(target):
-        if in_place and read_fingerprint is not None and _changed_since(path, read_fingerprint):
-            raise RefusedError(
-                f"{path} changed since caseloop read it (someone saved it meanwhile); run again."
-            )
+        if in_place:
+            _refuse_if_changed(path, read_fingerprint)
         _remove_stale_temps(folder, target)
+        _remove_stale_temps(path.parent / BACKUP_FOLDER, path)
         mode = None  # a new --output file gets the usual permissions
         with contextlib.suppress(OSError):
             mode = target.stat().st_mode & 0o7777
@@ -237,6 +275,9 @@ def commit_workbook(
             pause = os.environ.get(PAUSE_VARIABLE)
             if pause:
                 time.sleep(float(pause))
+            if in_place:
+                # Writing a large temp file takes a while: a save made meanwhile must not be lost.
+                _refuse_if_changed(path, read_fingerprint)
             backup = _backup(path, keep_backups) if in_place else None
             os.replace(temp, target)
             temp = None
