@@ -105,6 +105,7 @@ class _Builder:
         self.rules = rules
         self.as_of = as_of
         self.problems: list[Problem] = []
+        self._blank: dict[str, pd.Series] = {}  # column → cells empty in the sheet
         self.ref = sheet_ref(grid.title)
 
     def cell(self, column: str, row: int) -> str:
@@ -176,25 +177,24 @@ class _Builder:
 
     def build(self) -> CaseFrame:
         self.find_header()
-        body = self.grid.rows[self.header_row :]
         width = max(self.columns.values()) + 1
-        padded = [list(r[:width]) + [None] * (width - len(r)) for r in body]
+        table = _as_table(self.grid.rows[self.header_row :], width)
         # A row with nothing in any known column is not a case (blank rows, notes below).
-        known = list(self.columns.values())
-        keep = [
-            i
-            for i, r in enumerate(padded)
-            if any(
-                r[c] is not None and not (isinstance(r[c], str) and not r[c].strip()) for c in known
+        known = table[:, list(self.columns.values())]
+        filled = ~((known == None) | (known == ""))  # noqa: E711 (elementwise on objects)
+        count = filled.sum(axis=1)
+        keep = count > 0
+        # Rows with only a few filled cells may hold nothing but spaces: look at those alone.
+        for i in np.flatnonzero(keep & (count <= 3)):
+            keep[i] = any(
+                not (isinstance(v, str) and not v.strip())
+                for v in known[i]
+                if v is not None and v != ""
             )
-        ]
-        sheet_rows = np.asarray(keep, dtype=np.int64) + self.header_row + 1
-        kept = [padded[i] for i in keep]
-        by_column = list(zip(*kept, strict=True)) if kept else [()] * width
-        raw = {
-            name: pd.Series(by_column[c], dtype=object) if kept else pd.Series([], dtype=object)
-            for name, c in self.columns.items()
-        }
+        kept_at = np.flatnonzero(keep)
+        sheet_rows = kept_at.astype(np.int64) + self.header_row + 1
+        kept = table[kept_at]
+        raw = {name: pd.Series(kept[:, c], dtype=object) for name, c in self.columns.items()}
         self.rows = pd.Series(sheet_rows, dtype=np.int64)
         frame = pd.DataFrame({"_row": self.rows})
         for f in self.schema.fields:
@@ -251,7 +251,9 @@ class _Builder:
             )
 
     def _errors_mask(self, series: pd.Series) -> pd.Series:
-        return series.map(lambda v: isinstance(v, CellError)).astype(bool)
+        if not self.grid.has_error_cells:
+            return pd.Series(False, index=series.index)
+        return series.map(type).eq(CellError)
 
     def _report_cell_errors(self, column: str, series: pd.Series) -> pd.Series:
         mask = self._errors_mask(series)
@@ -288,18 +290,27 @@ class _Builder:
         return text.where(text.notna() & (text != ""), None)
 
     def parse_text(self, column: str, series: pd.Series) -> pd.Series:
-        self._report_cell_errors(column, series)
-        return self.to_text(series)
+        errors = self._report_cell_errors(column, series)
+        text = self.to_text(series)
+        self._blank[column] = text.isna() & ~errors
+        return text
 
     def parse_case_id(self, series: pd.Series) -> pd.Series:
         column = "Case ID"
-        self._report_cell_errors(column, series)
+        errors = self._report_cell_errors(column, series)
         text = self.to_text(series)
+        self._blank[column] = text.isna() & ~errors
         has_text = text.notna()
         # Full-width digits and stray spaces from pasting: fold them away.
-        text = text.where(
-            ~has_text, text.map(lambda v: normalize_label(v).replace(" ", "").upper() if v else v)
+        plain = (
+            has_text & text.str.isascii().eq(True) & ~text.str.contains(" ", regex=False).eq(True)
         )
+        text = text.str.upper()
+        odd_form = has_text & ~plain
+        if odd_form.any():
+            text[odd_form] = text[odd_form].map(
+                lambda v: normalize_label(v).replace(" ", "").upper()
+            )
         sci = has_text & text.str.match(_SCIENTIFIC.pattern).fillna(False).astype(bool)
         if sci.any():
             self._bad(
@@ -346,6 +357,7 @@ class _Builder:
     def parse_enum(self, column: str, series: pd.Series) -> pd.Series:
         errors = self._report_cell_errors(column, series)
         text = self.to_text(series)
+        self._blank[column] = text.isna() & ~errors
         vocab = self.rules.vocab[column]
         uniques = text.dropna().unique()
         mapping = {u: vocab.get(normalize_label(u)) for u in uniques}
@@ -368,8 +380,17 @@ class _Builder:
 
     def parse_integer(self, column: str, series: pd.Series, minimum: int | None) -> pd.Series:
         errors = self._report_cell_errors(column, series)
-        text = self.to_text(series)
-        numbers = pd.to_numeric(text.map(lambda v: normalize_label(v) if v else v), errors="coerce")
+        kinds = series.map(type)
+        numbers = pd.Series(np.nan, index=series.index, dtype=float)
+        is_num = kinds.isin([int, float])
+        numbers[is_num] = series[is_num].astype(float)
+        is_str = kinds.eq(str)
+        folded = _fold(series[is_str])
+        typed = folded[folded != ""]
+        numbers[typed.index] = pd.to_numeric(typed, errors="coerce")
+        blank = series.isna() | ~errors & is_str & ~series.index.isin(typed.index)
+        self._blank[column] = blank
+        text = series.where(~blank & ~errors, None)
         bad = text.notna() & (numbers.isna() | (numbers % 1 != 0)) & ~errors
         if bad.any():
             self._bad(
@@ -393,6 +414,7 @@ class _Builder:
     def parse_datetime(self, column: str, series: pd.Series) -> pd.Series:
         """Date cells, serial numbers and the accepted text forms, as naive team-local times."""
         errors = self._report_cell_errors(column, series)
+        self._blank[column] = series.isna()
         result = pd.Series(pd.NaT, index=series.index, dtype="datetime64[ns]")
         kinds = series.map(type)
         is_dt = kinds.isin([dt.datetime, pd.Timestamp])
@@ -401,20 +423,16 @@ class _Builder:
         is_str = kinds.eq(str)
         tz = self.rules.timezone
         far = pd.Series(False, index=series.index)
-        if (is_dt | is_date).any():
-            years = series[is_dt | is_date].map(lambda v: v.year)
-            far[years.index[~years.between(YEAR_MIN, YEAR_MAX)]] = True
-            is_dt &= ~far
-            is_date &= ~far
-        if is_dt.any():
-            values = pd.to_datetime(series[is_dt], errors="coerce", utc=False)
+        unreadable = pd.Series(False, index=series.index)
+        cells = is_dt | is_date
+        if cells.any():
+            values = pd.to_datetime(series[cells], errors="coerce")
             if getattr(values.dt, "tz", None) is not None:
                 values = values.dt.tz_convert(tz).dt.tz_localize(None)
-            result[is_dt] = values.astype("datetime64[ns]")
-        if is_date.any():
-            result[is_date] = pd.to_datetime(
-                series[is_date].map(lambda d: dt.datetime(d.year, d.month, d.day))
-            )
+            in_range = values.dt.year.between(YEAR_MIN, YEAR_MAX)
+            far[values.index[values.notna() & ~in_range]] = True
+            unreadable[values.index[values.isna()]] = True
+            result[values.index[in_range]] = values[in_range].astype("datetime64[ns]")
         bad_serial = pd.Series(False, index=series.index)
         if is_num.any():
             nums = series[is_num].astype(float)
@@ -434,7 +452,8 @@ class _Builder:
         bad_text = pd.Series(False, index=series.index)
         day_month = pd.Series(False, index=series.index)
         if is_str.any():
-            text = series[is_str].map(lambda v: normalize_label(v).upper())
+            text = _fold(series[is_str]).str.upper()
+            self._blank[column] = series.isna() | series.index.isin(text.index[text == ""])
             text = text[text != ""]
             parts = text.str.extract(_DATE_TEXT)
             matched = parts["y"].notna()
@@ -471,7 +490,7 @@ class _Builder:
             bad_text[text.index[~good & ~far_text]] = True
             day_month[text.index[~matched & text.str.match(_DAY_MONTH_TEXT.pattern)]] = True
         other = series.notna() & ~(is_dt | is_date | is_num | is_str | errors | far)
-        other &= ~kinds.eq(str)
+        other |= unreadable
         if far.any():
             self._bad(
                 column,
@@ -501,7 +520,7 @@ class _Builder:
 
     def require(self, column: str, parsed: pd.Series, raw: pd.Series) -> None:
         # Only cells that are empty in the sheet: unreadable ones already have their problem.
-        empty = raw.map(lambda v: v is None or (isinstance(v, str) and not v.strip())).astype(bool)
+        empty = self._blank[column]
         if empty.any():
             self._bad(column, empty, raw, "required", f"{column} is empty; every case needs it.")
 
@@ -615,6 +634,29 @@ class _Builder:
     def _has_problem(self, frame: pd.DataFrame, column: str) -> pd.Series:
         rows = {p.row for p in self.problems if p.column == column}
         return frame["_row"].isin(rows)
+
+
+def _fold(text: pd.Series) -> pd.Series:
+    """``normalize_label`` over a Series of strings, cheap for the plain ASCII ones."""
+    if text.empty:
+        return text
+    folded = text.str.strip().str.casefold()
+    special = ~text.str.isascii().astype(bool)
+    if special.any():
+        folded[special] = text[special].map(normalize_label)
+    return folded
+
+
+def _as_table(rows: list[list[Any]], width: int) -> np.ndarray:
+    """The rows as a 2-D object array of ``width`` columns, short rows padded with None."""
+    if not rows:
+        return np.empty((0, width), dtype=object)
+    if all(len(r) >= width for r in rows):
+        table = np.empty((len(rows), width), dtype=object)
+        for c in range(width):
+            table[:, c] = [r[c] for r in rows]
+        return table
+    return _as_table([list(r[:width]) + [None] * (width - len(r)) for r in rows], width)
 
 
 def _offset_minutes(text: str) -> int:

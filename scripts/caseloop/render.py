@@ -25,7 +25,11 @@ TRANSLATED = {"marketplace": "Marketplace", "category": "Category", "channel": "
 
 def text_width(value: object) -> int:
     """Display width in Excel character units: CJK characters are two wide."""
-    text = value.strftime("%Y-%m-%d %H:%M") if isinstance(value, dt.datetime) else str(value)
+    if isinstance(value, dt.datetime):
+        return 16  # "yyyy-mm-dd hh:mm"
+    text = str(value)
+    if text.isascii():
+        return len(text)
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
