@@ -268,26 +268,14 @@ class _Builder:
         return mask
 
     def to_text(self, series: pd.Series) -> pd.Series:
-        """Any cell as trimmed text; None for empty. Whole floats lose their ".0"."""
-        if pd.api.types.infer_dtype(series, skipna=True) in ("string", "empty"):
-            text = series.str.strip()
-        else:
+        """Any cell as trimmed text; None for empty. Whole floats lose their ".0".
 
-            def one(v: Any) -> Any:
-                if v is None or isinstance(v, CellError):
-                    return None
-                if isinstance(v, bool):
-                    return "TRUE" if v else "FALSE"
-                if isinstance(v, float):
-                    if v != v:  # NaN
-                        return None
-                    return str(int(v)) if v.is_integer() else repr(v)
-                if isinstance(v, dt.datetime):
-                    return v.strftime("%Y-%m-%d %H:%M")
-                return str(v).strip()
-
-            text = series.map(one)
-        return text.where(text.notna() & (text != ""), None)
+        Each distinct value is converted once: a log repeats its owners, stores and labels.
+        """
+        codes, uniques = pd.factorize(series, use_na_sentinel=True)
+        # Code -1 (None or NaN in the sheet) picks the trailing None.
+        texts = np.array([_text_of(u) for u in uniques] + [None], dtype=object)
+        return pd.Series(texts[codes], index=series.index, dtype=object)
 
     def parse_text(self, column: str, series: pd.Series) -> pd.Series:
         errors = self._report_cell_errors(column, series)
@@ -636,6 +624,21 @@ class _Builder:
         return frame["_row"].isin(rows)
 
 
+def _text_of(value: Any) -> str | None:
+    """One cell as trimmed text, or None when it holds nothing readable as text."""
+    if value is None or isinstance(value, CellError):
+        return None
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, float):
+        if value != value:  # NaN
+            return None
+        return str(int(value)) if value.is_integer() else repr(value)
+    if isinstance(value, dt.datetime):
+        return value.strftime("%Y-%m-%d %H:%M")
+    return str(value).strip() or None
+
+
 def _fold(text: pd.Series) -> pd.Series:
     """``normalize_label`` over a Series of strings, cheap for the plain ASCII ones."""
     if text.empty:
@@ -652,6 +655,13 @@ def _as_table(rows: list[list[Any]], width: int) -> np.ndarray:
     if not rows:
         return np.empty((0, width), dtype=object)
     if all(len(r) >= width for r in rows):
+        # Backends hand over rectangular rows: numpy copies them in one call.
+        try:
+            table = np.array(rows, dtype=object)
+        except ValueError:
+            table = None
+        if table is not None and table.ndim == 2:
+            return table[:, :width]
         table = np.empty((len(rows), width), dtype=object)
         for c in range(width):
             table[:, c] = [r[c] for r in rows]

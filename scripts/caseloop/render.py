@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-import unicodedata
+import re
 from dataclasses import dataclass
 
 import pandas as pd
@@ -23,6 +23,12 @@ MAX_WIDTH = 60
 TRANSLATED = {"marketplace": "Marketplace", "category": "Category", "channel": "Channel"}
 
 
+# East Asian wide and full-width characters (CJK, Hangul, full-width forms) take two columns.
+_WIDE = re.compile(
+    "[\u1100-\u115f\u2e80-\u303e\u3041-\u33ff\u3400-\u4dbf\u4e00-\u9fff\ua000-\ua4cf\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6]"
+)
+
+
 def text_width(value: object) -> int:
     """Display width in Excel character units: CJK characters are two wide."""
     if isinstance(value, dt.datetime):
@@ -30,7 +36,7 @@ def text_width(value: object) -> int:
     text = str(value)
     if text.isascii():
         return len(text)
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+    return len(text) + len(_WIDE.findall(text))
 
 
 def fit_widths(rows: list[list[Cell]], start: int, minimum: float = 6) -> list[float]:
