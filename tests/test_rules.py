@@ -198,3 +198,18 @@ def test_our_turn_turns_late_after_our_reply_hours():
         case(Opened_At=NOW - 40 * H, Last_Reply_At=NOW - 3 * H),
     )
     assert out["our_turn_late"].tolist() == [True, False]
+
+
+def test_waiting_counts_real_hours_across_a_daylight_saving_change():
+    # Berlin's clocks go back at 03:00 on 2026-10-25: noon to noon is 25 real hours.
+    from zoneinfo import ZoneInfo
+
+    berlin = dataclasses.replace(RULES, timezone=ZoneInfo("Europe/Berlin"))
+    as_of = pd.Timestamp("2026-10-25 12:00")
+    frame = build_frame(
+        grid([case(Opened_At=dt.datetime(2026, 10, 24, 12, 0))]), SCHEMA, berlin, as_of
+    )
+    out = evaluate(frame.cases, berlin, as_of).iloc[0]
+    assert out["waiting_hours"] == 25 and out["open_hours"] == 25
+    assert out["due_at"] == pd.Timestamp("2026-10-25 11:00")  # 24 real hours after noon
+    assert out["flag"] == "OVERDUE"

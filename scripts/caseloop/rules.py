@@ -7,6 +7,7 @@ columns added. No I/O and no clock: the time comes in as ``as_of``.
 from __future__ import annotations
 
 from collections import Counter
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
@@ -28,8 +29,30 @@ CONDITIONS = {
 }
 
 
-def _hours(delta: pd.Series) -> pd.Series:
-    return delta / HOUR
+def to_utc(times: pd.Series | pd.Timestamp, tz: ZoneInfo) -> pd.Series | pd.Timestamp:
+    """Team-local wall-clock times as UTC instants, so a span across a DST change is exact.
+
+    A time that happens twice (clocks go back) is taken as the second; one that never happens
+    (clocks go forward) is moved forward.
+    """
+    if isinstance(times, pd.Timestamp):
+        return times.tz_localize(tz, ambiguous=False, nonexistent="shift_forward").tz_convert("UTC")
+    ambiguous = np.zeros(len(times), dtype=bool)
+    return times.dt.tz_localize(tz, ambiguous=ambiguous, nonexistent="shift_forward").dt.tz_convert(
+        "UTC"
+    )
+
+
+def elapsed_hours(
+    later: pd.Series | pd.Timestamp, earlier: pd.Series | pd.Timestamp, tz: ZoneInfo
+) -> pd.Series:
+    """Real hours from ``earlier`` to ``later`` (team-local times)."""
+    return (to_utc(later, tz) - to_utc(earlier, tz)) / HOUR
+
+
+def add_hours(start: pd.Series, hours: pd.Series, tz: ZoneInfo) -> pd.Series:
+    """``start`` plus real hours, back as team-local wall-clock times."""
+    return (to_utc(start, tz) + hours * HOUR).dt.tz_convert(tz).dt.tz_localize(None)
 
 
 def reply_target_hours(cases: pd.DataFrame, rules: Rules) -> pd.Series:
@@ -132,11 +155,12 @@ def evaluate(cases: pd.DataFrame, rules: Rules, as_of: pd.Timestamp) -> pd.DataF
     out["whose_turn"] = np.where(is_open, np.where(amazon_turn, AMAZON, US), None)
     turn_started = last_sent.where(amazon_turn, last_reply)
     out["turn_started"] = turn_started.where(is_open)
-    out["waiting_hours"] = _hours(as_of - turn_started).where(is_open)
+    tz = rules.timezone
+    out["waiting_hours"] = elapsed_hours(as_of, turn_started, tz).where(is_open)
     amazon_target = reply_target_hours(out, rules)
     out["target_hours"] = amazon_target.where(amazon_turn, rules.our_reply_hours).where(is_open)
-    out["due_at"] = (turn_started + out["target_hours"] * HOUR).where(is_open)
-    out["open_hours"] = _hours(as_of - out["Opened At"]).where(is_open)
+    out["due_at"] = add_hours(turn_started, out["target_hours"], tz).where(is_open)
+    out["open_hours"] = elapsed_hours(as_of, out["Opened At"], tz).where(is_open)
 
     recurring, recurring_key = recurring_groups(out, rules)
     out["recurring"] = recurring & is_open
@@ -146,7 +170,7 @@ def evaluate(cases: pd.DataFrame, rules: Rules, as_of: pd.Timestamp) -> pd.DataF
     on_amazon = is_open & (out["whose_turn"] == AMAZON)
     past_target = waiting > target
     max_open = out["priority"].map(rules.max_open_hours).astype(float)
-    out["deadline_hours_left"] = _hours(out["Deadline"] - as_of).where(is_open)
+    out["deadline_hours_left"] = elapsed_hours(out["Deadline"], as_of, tz).where(is_open)
     out["deadline_near"] = is_open & (out["deadline_hours_left"] < rules.deadline_warn_hours)
     out["escalate_follow_ups"] = on_amazon & past_target & (follow_ups >= rules.escalate_follow_ups)
     out["escalate_too_long"] = is_open & (out["open_hours"] > max_open)

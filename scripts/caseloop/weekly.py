@@ -10,13 +10,14 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
 
 from .config import Rules
 from .errors import CaseloopError
-from .rules import reply_target_hours
+from .rules import elapsed_hours, reply_target_hours
 
 WEEKS_SHOWN = 12
 OLDEST_SHOWN = 10
@@ -102,12 +103,12 @@ class WeeklyReport:
     extra: dict[str, object] = field(default_factory=dict)
 
 
-def first_reply_hours(cases: pd.DataFrame) -> pd.Series:
+def first_reply_hours(cases: pd.DataFrame, tz: ZoneInfo) -> pd.Series:
     """First Reply At − Opened At; Last Reply At stands in when no follow-up was sent."""
     first = cases["First Reply At"]
     stand_in = first.isna() & (cases["Follow-ups"].fillna(0) == 0)
     first = first.where(~stand_in, cases["Last Reply At"])
-    return (first - cases["Opened At"]) / pd.Timedelta(hours=1)
+    return elapsed_hours(first, cases["Opened At"], tz)
 
 
 def _median(values: pd.Series) -> float | None:
@@ -134,7 +135,7 @@ def week_metrics(
         has = first.notna()
         within = float((first[has] <= target[has]).mean() * 100)
     resolved = resolved_in & cases["Status"].eq("Resolved")
-    resolution = (cases["Resolved At"] - cases["Opened At"])[resolved] / pd.Timedelta(hours=1)
+    resolution = cases["resolution_hours"][resolved]
     return {
         "opened": int(opened_in.sum()),
         "resolved": int(resolved.sum()),
@@ -155,9 +156,9 @@ def open_at(cases: pd.DataFrame, moment: pd.Timestamp) -> pd.Series:
     return cases["Opened At"].lt(moment) & ~resolved_before
 
 
-def backlog(cases: pd.DataFrame, moment: pd.Timestamp) -> dict[str, int]:
+def backlog(cases: pd.DataFrame, moment: pd.Timestamp, tz: ZoneInfo) -> dict[str, int]:
     is_open = open_at(cases, moment)
-    age_days = (moment - cases["Opened At"][is_open]) / pd.Timedelta(days=1)
+    age_days = elapsed_hours(moment, cases["Opened At"][is_open], tz) / 24
     counts = {}
     for name, low, high in AGE_BUCKETS:
         inside = age_days >= low
@@ -168,7 +169,8 @@ def backlog(cases: pd.DataFrame, moment: pd.Timestamp) -> dict[str, int]:
     messages = cases.loc[is_open, ["Opened At", "Last Sent At", "First Reply At", "Last Reply At"]]
     messages = messages.where(messages.lt(moment))
     last_message = messages.max(axis=1)
-    counts["stale"] = int((moment - last_message >= pd.Timedelta(days=STALE_DAYS)).sum())
+    silent_hours = elapsed_hours(moment, last_message.astype("datetime64[ns]"), tz)
+    counts["stale"] = int((silent_hours >= STALE_DAYS * 24).sum())
     counts["total"] = int(is_open.sum())
     return counts
 
@@ -206,7 +208,10 @@ def weekly_report(
     """Every number of the Weekly Summary tab and the Markdown report."""
     week = week or default_week(as_of)
     valid = judged[~judged["_invalid"]].copy()
-    valid["first_reply_hours"] = first_reply_hours(valid)
+    valid["first_reply_hours"] = first_reply_hours(valid, rules.timezone)
+    valid["resolution_hours"] = elapsed_hours(
+        valid["Resolved At"], valid["Opened At"], rules.timezone
+    )
     valid["reply_target"] = reply_target_hours(valid, rules)
     flags_now = valid["flag"].value_counts()
     now_counts = {f: int(flags_now.get(f, 0)) for f in ("ESCALATE", "OVERDUE")}
@@ -248,7 +253,7 @@ def weekly_report(
             "marketplace": oldest["Marketplace"],
             "category": oldest["Category"],
             "owner": oldest["Owner"],
-            "open_hours": (backlog_at - oldest["Opened At"]) / pd.Timedelta(hours=1),
+            "open_hours": elapsed_hours(backlog_at, oldest["Opened At"], rules.timezone),
             "flag": oldest["flag"],
         }
     ).reset_index(drop=True)
@@ -257,7 +262,7 @@ def weekly_report(
         as_of=as_of,
         weeks=weeks,
         by=by,
-        backlog=backlog(valid, backlog_at),
+        backlog=backlog(valid, backlog_at, rules.timezone),
         backlog_at=backlog_at,
         oldest=oldest_table,
         recurring=recurring_problems(valid, rules, week.end),
