@@ -257,3 +257,62 @@ def test_progress_shows_on_a_terminal_and_not_under_cron(demo, tmp_path):
     )
     proc, err = stderr_of("--quiet")
     assert proc.returncode == 0 and err == "" and proc.stdout == b""
+
+
+def test_report_refused_writes_no_markdown_either(demo, tmp_path):
+    (demo.parent / f"~${demo.name}").write_bytes(b"owner")
+    md = tmp_path / "weekly.md"
+    result = run("report", demo, "--now", NOW_TEXT, "--markdown", md)
+    assert result.exit_code == 2 and "open in Excel" in result.output
+    assert not md.exists()
+
+
+def test_report_markdown_on_stdout_tells_about_the_tab_on_stderr(demo):
+    result = CliRunner().invoke(main, ["report", str(demo), "--now", NOW_TEXT, "--markdown", "-"])
+    assert result.exit_code == 0
+    assert result.stdout.startswith("## Weekly Summary — 2026-W46")
+    assert "Wrote 'Weekly Summary' for 2026-W46" in result.stderr
+    assert "Wrote" not in result.stdout
+
+
+def test_one_generated_tab_is_never_written_over_another(demo):
+    assert run("report", demo, "--now", NOW_TEXT).exit_code == 0
+    before = digest(demo)
+    result = run("sync", demo, "--now", NOW_TEXT, "--status-tab", "Weekly Summary")
+    assert result.exit_code == 2
+    assert 'The tab "Weekly Summary" holds another of caseloop\'s reports' in result.output
+    assert digest(demo) == before
+
+
+@pytest.mark.parametrize("name", ["a/b:c", "x" * 32, "'quoted'", "  "])
+def test_tab_names_excel_would_refuse_are_refused_first(demo, name):
+    result = run("sync", demo, "--now", NOW_TEXT, "--status-tab", name)
+    assert result.exit_code == 2 and "cannot name a tab" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_chinese_notes_name_priorities_and_columns_in_chinese(tmp_path):
+    out = tmp_path / "zh.xlsx"
+    result = run(
+        "sync", SAMPLE / "case_log_zh.xlsx", "--now", NOW_TEXT, "--lang", "zh", "--output", out
+    )
+    assert result.exit_code == 0
+    notes = " ".join(
+        str(r[13].value) for r in openpyxl.load_workbook(out)["状态"].iter_rows(min_row=3)
+    )
+    assert "超过 高 优先级的 72 小时上限" in notes and "缺少 货件编号" in notes
+    assert "Normal" not in notes and "Shipment ID" not in notes
+
+
+def test_dry_run_into_a_closed_pipe_stops_quietly(tmp_path):
+    log = write_xlsx(tmp_path / "big.xlsx", [case() for _ in range(3000)])
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "caseloop.cli", "sync", str(log), "--now", NOW_TEXT, "--dry-run"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    proc.stdout.readline()
+    proc.stdout.close()  # like `| head -1`
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 0, err
+    assert err == ""

@@ -236,3 +236,33 @@ def test_follow_ups_must_be_whole_and_not_negative():
         ("below-minimum", "Cases!K3"),
     ]
     assert f.cases["Follow-ups"].tolist()[2:] == [3, 2]
+
+
+def test_reopened_and_crossed_replies_are_warnings():
+    f = frame_of(
+        grid(
+            [
+                case(Status="Reopened", Resolved_At=NOW - dt.timedelta(hours=1)),
+                case(
+                    First_Reply_At=NOW - dt.timedelta(hours=1),
+                    Last_Reply_At=NOW - dt.timedelta(hours=1.5),
+                ),
+            ]
+        )
+    )
+    assert f.errors == []
+    assert [(p.code, p.cell) for p in f.warnings] == [
+        ("open-with-resolved-at", "Cases!L2"),
+        ("last-before-first-reply", "Cases!J3"),
+    ]
+
+
+def test_google_serials_in_the_repeated_hour_are_kept():
+    # 2026-10-25 02:30 happens twice in Berlin; the sheet's serial must not be lost.
+    serial = (pd.Timestamp("2026-10-25 02:30") - pd.Timestamp("1899-12-30")) / pd.Timedelta(days=1)
+    g = grid([case(Opened_At=serial)])
+    g.timezone, g.dates_as_serials = "Europe/Berlin", True
+    f = frame_of(g)
+    assert f.problems == []
+    # 02:30 CET (the later one) is 09:30 in Shanghai.
+    assert f.cases.iloc[0]["Opened At"] == pd.Timestamp("2026-10-25 09:30")

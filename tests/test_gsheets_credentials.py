@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from caseloop.backends import is_google
 from caseloop.backends.gsheets import (
     credentials_path,
-    is_google_log,
     load_credentials,
     spreadsheet_key,
 )
@@ -41,7 +41,7 @@ def write(path: Path, content: object, mode: int = 0o600) -> Path:
     ],
 )
 def test_google_addresses(log: str, key: str) -> None:
-    assert is_google_log(log)
+    assert is_google(log)
     assert spreadsheet_key(log) == key
 
 
@@ -49,7 +49,7 @@ def test_google_addresses(log: str, key: str) -> None:
     "log", ["cases.xlsx", "C:\\logs\\cases.xlsx", "https://example.com/d/x", "gsheet"]
 )
 def test_files_are_not_google_addresses(log: str) -> None:
-    assert not is_google_log(log)
+    assert not is_google(log)
 
 
 def test_a_bad_gsheet_key_is_one_sentence() -> None:

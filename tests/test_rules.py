@@ -213,3 +213,7 @@ def test_waiting_counts_real_hours_across_a_daylight_saving_change():
     assert out["waiting_hours"] == 25 and out["open_hours"] == 25
     assert out["due_at"] == pd.Timestamp("2026-10-25 11:00")  # 24 real hours after noon
     assert out["flag"] == "OVERDUE"
+
+
+def test_a_deadline_exactly_48_hours_away_is_not_yet_deadline():
+    assert flags(case(Deadline=NOW + 48 * H)) == ["ON TRACK"]

@@ -225,3 +225,73 @@ def test_chart_series_point_at_the_week_rows():
         model.rows[r][opened.first_col].value for r in range(opened.first_row, opened.last_row + 1)
     ] == report.weeks["opened"].tolist()
     assert [s.kind for s in chart.series] == ["column", "column", "line"]
+
+
+def test_a_reopened_case_counts_as_open_whatever_its_old_resolved_at():
+    reopened = case(Status="Reopened", Opened_At=D(2026, 11, 2, 9), Resolved_At=D(2026, 11, 5, 9))
+    report = report_for([reopened])
+    assert row(report, "2026-W47")["open_at_end"] == 1
+    assert report.backlog["total"] == 1 and report.oldest["case_id"].tolist() == [
+        reopened["Case ID"]
+    ]
+
+
+def test_breakdowns_add_up_to_the_week_row():
+    # A chat case opened on Tuesday of W48 is overdue now: it belongs in the "now" columns of
+    # its marketplace, category and channel although nothing happened to it in W47.
+    late = case(
+        Channel="Chat", Marketplace="FR", Category="Tax & VAT", Opened_At=D(2026, 11, 24, 9)
+    )
+    report = report_for(small_log() + [late])
+    w47 = row(report, "2026-W47")
+    assert w47["overdue_now"] == 2
+    for name in ("category", "marketplace", "channel"):
+        table = report.by[name]
+        for metric in (
+            "opened",
+            "resolved",
+            "closed",
+            "open_at_end",
+            "escalated_now",
+            "overdue_now",
+        ):
+            assert sum(table[metric]) == w47[metric], (name, metric)
+    assert "FR" in report.by["marketplace"]["marketplace"].tolist()
+
+
+def test_oldest_open_cases_closed_since_show_their_status():
+    closed_since = case(
+        Status="Closed", Opened_At=D(2026, 11, 1, 9), Resolved_At=D(2026, 11, 23, 9)
+    )
+    report = report_for([closed_since])
+    assert report.oldest["flag"].tolist() == ["Closed"]
+
+
+def test_a_week_that_has_not_started_is_refused():
+    with pytest.raises(
+        CaseloopError,
+        match="2026-W49 has not started at 2026-11-24 12:00; choose a week up to 2026-W48",
+    ):
+        report_for(small_log(), Week.parse("2026-W49"))
+    assert report_for(small_log(), Week.parse("2026-W48")).week.label == "2026-W48"
+
+
+def test_recurring_problems_agree_with_the_status_tab():
+    # Opened 50, 25 and 1 day(s) before as_of: each within 30 days of the middle one.
+    asin = "B0RECUR002"
+    cases = [
+        case(
+            Category="Listing",
+            ASIN=asin,
+            Opened_At=AS_OF.to_pydatetime() - dt.timedelta(days=d),
+            Status="Closed" if d > 1 else "Open",
+            Resolved_At=AS_OF.to_pydatetime() - dt.timedelta(days=d - 1) if d > 1 else None,
+        )
+        for d in (50, 25, 1)
+    ]
+    frame = build_frame(grid(cases), SCHEMA, RULES, AS_OF)
+    judged = evaluate(frame.cases, RULES, AS_OF)
+    current = weekly_report(judged, RULES, AS_OF, Week.containing(AS_OF))
+    status_recurring = bool(judged["recurring"].iloc[-1])
+    listed = not current.recurring.empty
+    assert status_recurring == listed

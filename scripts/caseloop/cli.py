@@ -83,6 +83,10 @@ def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
         except CaseloopError as exc:
             click.echo(f"caseloop: {exc.message}", err=True)
             sys.exit(exc.exit_code)
+        except BrokenPipeError:
+            # The reader went away (`caseloop ... | head`): stop quietly, like other tools.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(0)
         except KeyboardInterrupt:
             click.echo("caseloop: interrupted; nothing was written.", err=True)
             sys.exit(130)
@@ -97,6 +101,23 @@ def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
             sys.exit(2)
 
     return wrapper
+
+
+_BAD_TAB_CHARS = set("[]:*?/\\")
+
+
+def tab_name(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A name Excel and Google Sheets both accept for a tab."""
+    if value is None:
+        return None
+    name = value.strip()
+    bad = sorted(_BAD_TAB_CHARS & set(name))
+    if not name or len(name) > 31 or bad or name.startswith("'") or name.endswith("'"):
+        why = f"it contains {' '.join(bad)}" if bad else "it must be 1 to 31 characters"
+        if name.startswith("'") or name.endswith("'"):
+            why = "it cannot start or end with '"
+        raise click.BadParameter(f'"{value}" cannot name a tab: {why}.')
+    return name
 
 
 class Progress:
@@ -137,13 +158,9 @@ def validate(fmt: str, **kwargs: Any) -> None:
     Prints each problem with its cell address, errors first, then warnings.
     Exit 0 when clean or warnings only, 1 with data errors, 2 when the log cannot be read.
     """
-    from .engine import load
-
     settings = settings_from(kwargs)
-    loaded = load(settings)
+    loaded = _load(settings, Progress(quiet=True))
     frame = loaded.frame
-    for line in loaded.warnings:
-        click.echo(f"caseloop: warning: {line}", err=True)
     errors, warnings = frame.errors, frame.warnings
     if fmt == "json":
         doc = {
@@ -184,6 +201,7 @@ def validate(fmt: str, **kwargs: Any) -> None:
 @click.option(
     "--status-tab",
     metavar="NAME",
+    callback=tab_name,
     help="Name of the generated tab (default: Status, or 状态 with --lang zh).",
 )
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors (for cron).")
@@ -195,20 +213,20 @@ def sync(
 
     Exit 0 when written (rows that cannot be judged show as INVALID), 2 when nothing was written.
     """
-    from .engine import load, status_model, write
+    from .engine import status_model, write
 
     progress = Progress(quiet)
     settings = settings_from({**kwargs, "output": output})
-    progress(f"reading {settings.log} ...")
-    loaded = load(settings)
-    for line in loaded.warnings:
-        click.echo(f"caseloop: warning: {line}", err=True)
+    loaded = _load(settings, progress)
     progress(f"judging {len(loaded.frame.cases)} cases ...")
     model, view = status_model(loaded, settings, status_tab)
     counts = ", ".join(f"{flag} {n}" for flag, n in view.counts.items() if n)
     if dry_run:
+        where = loaded.workbook.location
+        if getattr(loaded.workbook, "read_only", False):
+            where += " (a CSV export: sync can only show these rows, not write them)"
         click.echo(
-            f"Would write the tab {model.title!r} into {loaded.workbook.location} ({len(view.rows)} rows; {counts or 'no rows'}):"
+            f"Would write the tab {model.title!r} into {where} ({len(view.rows)} rows; {counts or 'no rows'}):"
         )
         for row in model.rows[1:]:
             click.echo("\t".join("" if c.value is None else _plain(c.value) for c in row))
@@ -219,8 +237,7 @@ def sync(
         click.echo(
             f"Wrote {model.title!r} ({len(view.rows)} rows: {counts or 'none'}) into {result.target}."
         )
-        if result.backup:
-            click.echo(f"Previous version kept as {result.backup}.")
+        _tell_backup(click.echo, result.backup)
         if view.invalid_rows:
             click.echo(
                 f"{view.invalid_rows} row(s) are INVALID; run caseloop validate {settings.log} to see why."
@@ -249,6 +266,7 @@ def sync(
 @click.option(
     "--report-tab",
     metavar="NAME",
+    callback=tab_name,
     help="Name of the generated tab (default: Weekly Summary, or 周报 with --lang zh).",
 )
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors (for cron).")
@@ -266,16 +284,28 @@ def report(
     With --markdown the same report is written as Markdown; a .csv log can only do that.
     Exit 0 when written, 2 when nothing was written.
     """
-    from .engine import load, weekly, weekly_model, weekly_text, write
+    from .engine import weekly, weekly_model, weekly_text, write
 
     progress = Progress(quiet)
     settings = settings_from({**kwargs, "output": output})
-    progress(f"reading {settings.log} ...")
-    loaded = load(settings)
-    for line in loaded.warnings:
-        click.echo(f"caseloop: warning: {line}", err=True)
+    loaded = _load(settings, progress)
     progress(f"computing the weekly report from {len(loaded.frame.cases)} cases ...")
     result = weekly(loaded, settings, week)
+    read_only = getattr(loaded.workbook, "read_only", False)
+    if read_only and not markdown_path:
+        raise CaseloopError(
+            f"{loaded.workbook.location} is a CSV file and caseloop cannot write tabs into it; "
+            "add --markdown FILE (or --markdown -) to get the report as Markdown."
+        )
+    # With the Markdown on stdout, everything else goes to stderr so the two do not mix.
+    say = functools.partial(click.echo, err=markdown_path == "-")
+    if not read_only:
+        model = weekly_model(result, settings, report_tab)
+        progress(f"writing the {model.title!r} tab ...")
+        written = write(loaded, [model])
+        if not quiet:
+            say(f"Wrote {model.title!r} for {result.week.label} into {written.target}.")
+            _tell_backup(say, written.backup)
     if markdown_path:
         text = weekly_text(result, settings)
         if markdown_path == "-":
@@ -288,20 +318,27 @@ def report(
                     f"Cannot write {markdown_path}: {exc.strerror or exc}."
                 ) from None
             if not quiet:
-                click.echo(f"Wrote the Markdown report to {markdown_path}.")
-        if loaded.workbook.location.lower().endswith(".csv"):
-            return
-    model = weekly_model(result, settings, report_tab)
-    progress(f"writing the {model.title!r} tab ...")
-    written = write(loaded, [model])
-    if not quiet and markdown_path != "-":
-        click.echo(f"Wrote {model.title!r} for {result.week.label} into {written.target}.")
-        if written.backup:
-            click.echo(f"Previous version kept as {written.backup}.")
-        if result.not_counted:
-            click.echo(
-                f"{result.not_counted} row(s) not counted; run caseloop validate {settings.log} to see why."
-            )
+                say(f"Wrote the Markdown report to {markdown_path}.")
+    if result.not_counted and not quiet:
+        say(
+            f"{result.not_counted} row(s) not counted; run caseloop validate {settings.log} to see why."
+        )
+
+
+def _load(settings: Any, progress: Progress) -> Any:
+    """Read the log (with progress) and pass on any warning about the credentials."""
+    from .engine import load
+
+    progress(f"reading {settings.log} ...")
+    loaded = load(settings)
+    for line in loaded.warnings:
+        click.echo(f"caseloop: warning: {line}", err=True)
+    return loaded
+
+
+def _tell_backup(say: Callable[[str], Any], backup: str | None) -> None:
+    if backup:
+        say(f"Previous version kept as {backup}.")
 
 
 def _plain(value: Any) -> str:

@@ -62,10 +62,6 @@ class Schema:
     fields: tuple[Field, ...]
     header_lookup: dict[str, str]  # normalized header text → canonical field name
 
-    @property
-    def names(self) -> list[str]:
-        return [f.name for f in self.fields]
-
     def field(self, name: str) -> Field:
         for f in self.fields:
             if f.name == name:
@@ -75,10 +71,6 @@ class Schema:
     @property
     def required(self) -> list[str]:
         return [f.name for f in self.fields if f.required]
-
-    @property
-    def datetime_fields(self) -> list[str]:
-        return [f.name for f in self.fields if f.type == "datetime"]
 
 
 @dataclass(frozen=True)
@@ -119,7 +111,6 @@ class Rules:
     vocab: dict[str, dict[str, str]]
     # column name → {canonical English value → Chinese label}
     zh_labels: dict[str, dict[str, str]]
-    timezone_explicit: bool = True  # False when the rules file does not name a time zone
 
     def allowed(self, column: str) -> list[str]:
         """The canonical values of an enum column, for messages."""
@@ -280,7 +271,6 @@ def load_rules(path: Path = DEFAULT_RULES) -> Rules:
             flags=flags,
             vocab=vocab,
             zh_labels=zh_labels,
-            timezone_explicit="timezone" in data,
         )
     except CaseloopError:
         raise

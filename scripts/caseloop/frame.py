@@ -39,7 +39,6 @@ _DATE_TEXT = re.compile(
 _DAY_MONTH_TEXT = re.compile(r"^\d{1,2}\s*[-/.]\s*\d{1,2}\s*[-/.]\s*\d{2,4}\b")
 _SCIENTIFIC = re.compile(r"^\d(\.\d+)?[eE]\+?\d+$")
 _RELATED_SPLIT = re.compile(r"[\s,;，；、/]+")
-INTERNAL_COLUMNS = ("_row", "_invalid", "related_ids")
 
 
 @dataclass
@@ -430,7 +429,10 @@ class _Builder:
                 # Google serials are wall-clock times in the spreadsheet's own time zone.
                 stamps = (
                     stamps.dt.tz_localize(
-                        self.grid.timezone, ambiguous="NaT", nonexistent="shift_forward"
+                        self.grid.timezone,
+                        # The hour that happens twice when clocks go back: take the later one.
+                        ambiguous=np.zeros(len(stamps), dtype=bool),
+                        nonexistent="shift_forward",
                     )
                     .dt.tz_convert(tz)
                     .dt.tz_localize(None)
@@ -608,6 +610,24 @@ class _Builder:
                     int(self.rows.iat[i]),
                     f"{column} {_show(frame[column].iat[i].to_pydatetime())} is in the future (after {self.as_of:%Y-%m-%d %H:%M}); check the date.",
                 )
+        replies_crossed = frame["Last Reply At"] < frame["First Reply At"]
+        for i in np.flatnonzero(replies_crossed.fillna(False).to_numpy(dtype=bool)):
+            self.add(
+                "warning",
+                "last-before-first-reply",
+                "Last Reply At",
+                int(self.rows.iat[i]),
+                "Last Reply At is before First Reply At; check which answer came last.",
+            )
+        reopened = frame["Status"].eq("Open") & frame["Resolved At"].notna()
+        for i in np.flatnonzero(reopened.to_numpy(dtype=bool)):
+            self.add(
+                "warning",
+                "open-with-resolved-at",
+                "Resolved At",
+                int(self.rows.iat[i]),
+                "Resolved At is filled but the case is open; if it was reopened, clear Resolved At.",
+            )
         resolution_missing = frame["Status"].eq("Resolved") & frame["Resolution"].isna()
         if "Resolution" in self.columns:
             for i in np.flatnonzero(resolution_missing.to_numpy()):

@@ -167,7 +167,10 @@ def weekly_sections(report: WeeklyReport, rules: Rules, labels: Labels, lang: st
         if lang == "zh" and source and value is not None:
             return rules.zh_labels[source].get(value, value)
         if column == "flag" and value is not None:
-            return flag_label(rules, str(value), lang)
+            if value in rules.flags:
+                return flag_label(rules, str(value), lang)
+            # Not flagged now: the case was closed or resolved since; show its status.
+            return rules.zh_labels["Status"].get(value, value) if lang == "zh" else value
         return value
 
     def table(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pandas as pd
 
@@ -32,12 +32,23 @@ class StatusView:
     rows: pd.DataFrame  # STATUS_COLUMNS plus "late" (our turn past our_reply_hours)
     counts: dict[str, int]  # flag → number of rows
     as_of: pd.Timestamp
-    invalid_rows: int = 0
-    extra: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def invalid_rows(self) -> int:
+        return self.counts["INVALID"]
 
 
 def _fmt_hours(value: float) -> str:
     return f"{value:.0f}" if abs(value) >= 10 else f"{value:.1f}"
+
+
+def _columns_in(text: str, labels: Labels, lang: str) -> str:
+    """Evidence column names inside ``text`` ("ASIN, Order ID", "ASIN B0…") in ``lang``."""
+    if lang == "en" or not text:
+        return text
+    for column in labels.raw["evidence"]:
+        text = text.replace(column, labels.get("evidence", column, lang))
+    return text
 
 
 def _notes(case: dict, problems: list[Problem], rules: Rules, labels: Labels, lang: str) -> str:
@@ -65,11 +76,13 @@ def _notes(case: dict, problems: list[Problem], rules: Rules, labels: Labels, la
                 "escalate_too_long",
                 open=_fmt_hours(case["open_hours"]),
                 limit=_fmt_hours(rules.max_open_hours[case["priority"]]),
-                priority=case["priority"],
+                priority=case["priority"]
+                if lang == "en"
+                else rules.zh_labels["Priority"].get(case["priority"], case["priority"]),
             )
         )
     if case["recurring"]:
-        parts.append(say("recurring", key=case["recurring_key"]))
+        parts.append(say("recurring", key=_columns_in(case["recurring_key"], labels, lang)))
     if case["overdue"]:
         parts.append(
             say(
@@ -81,7 +94,7 @@ def _notes(case: dict, problems: list[Problem], rules: Rules, labels: Labels, la
     if case["our_turn"]:
         parts.append(say("our_turn", waiting=_fmt_hours(case["waiting_hours"])))
     if case["missing_info"]:
-        parts.append(say("missing", columns=case["missing_evidence"]))
+        parts.append(say("missing", columns=_columns_in(case["missing_evidence"], labels, lang)))
     if case["due_soon"]:
         parts.append(say("due_soon", due=case["due_at"].strftime("%Y-%m-%d %H:%M")))
     return " · ".join(parts)
@@ -95,7 +108,8 @@ def _next_action(case: dict, rules: Rules, labels: Labels, lang: str) -> str:
             ids=", ".join(case["related_ids"])
         )
     if case["flag"] == "NEEDS INFO":
-        action += " (" + str(case["missing_evidence"]) + ")"
+        missing = _columns_in(str(case["missing_evidence"]), labels, lang)
+        action += f"（{missing}）" if lang == "zh" else f" ({missing})"
     return action
 
 
@@ -132,8 +146,7 @@ def status_view(
                 for c in records
             ],
             "late": shown["our_turn_late"] & shown["flag"].eq("OUR TURN"),
-            "sheet_row": shown["_row"],
         }
     ).reset_index(drop=True)
     counts = {f: int((rows["flag"] == f).sum()) for f in FLAG_ORDER}
-    return StatusView(rows=rows, counts=counts, as_of=as_of, invalid_rows=counts["INVALID"])
+    return StatusView(rows=rows, counts=counts, as_of=as_of)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -17,7 +17,7 @@ import pandas as pd
 
 from .config import Rules
 from .errors import CaseloopError
-from .rules import elapsed_hours, reply_target_hours
+from .rules import elapsed_hours, recurring_groups, reply_target_hours
 
 WEEKS_SHOWN = 12
 OLDEST_SHOWN = 10
@@ -29,6 +29,7 @@ AGE_BUCKETS = (
     ("d7_14", 7, 14),
     ("ge_14d", 14, None),
 )
+NOW = ("escalated_now", "overdue_now")
 METRICS = (
     "opened",
     "resolved",
@@ -100,7 +101,6 @@ class WeeklyReport:
     oldest: pd.DataFrame  # case_id, marketplace, category, owner, open_hours, flag
     recurring: pd.DataFrame  # category, key, cases, case_ids
     not_counted: int
-    extra: dict[str, object] = field(default_factory=dict)
 
 
 def first_reply_hours(cases: pd.DataFrame, tz: ZoneInfo) -> pd.Series:
@@ -151,8 +151,12 @@ def week_metrics(
 
 
 def open_at(cases: pd.DataFrame, moment: pd.Timestamp) -> pd.Series:
-    """Opened before ``moment`` and not resolved or closed before it."""
-    resolved_before = cases["Resolved At"].notna() & cases["Resolved At"].lt(moment)
+    """Opened before ``moment`` and not resolved or closed before it.
+
+    A case whose Status is Open again (reopened) counts as open whatever its old Resolved At.
+    """
+    finished = cases["Status"].isin(["Resolved", "Closed"])
+    resolved_before = finished & cases["Resolved At"].notna() & cases["Resolved At"].lt(moment)
     return cases["Opened At"].lt(moment) & ~resolved_before
 
 
@@ -176,26 +180,23 @@ def backlog(cases: pd.DataFrame, moment: pd.Timestamp, tz: ZoneInfo) -> dict[str
 
 
 def recurring_problems(cases: pd.DataFrame, rules: Rules, until: pd.Timestamp) -> pd.DataFrame:
-    """Groups of ≥ min_cases cases on the same Category and ID, opened within window_days."""
+    """The recurring problems (the rules' own definition) with a case opened in the window
+    before ``until``, each listed with every case of it opened by then."""
+    before = cases[cases["Opened At"].lt(until)]
+    recurring, key = recurring_groups(before, rules)
+    hits = before[recurring].assign(key=key[recurring])
     since = until - pd.Timedelta(days=rules.recurring_window_days)
-    recent = cases[cases["Opened At"].ge(since) & cases["Opened At"].lt(until)]
     found = []
-    for column in ("ASIN", "Order ID", "Shipment ID"):
-        has = recent[recent[column].notna()]
-        if has.empty:
-            continue
-        groups = has.groupby(["Category", column], sort=False)["Case ID"]
-        sizes = groups.size()
-        for (category, key), ids in groups:
-            if sizes[(category, key)] >= rules.recurring_min_cases:
-                found.append(
-                    {
-                        "category": category,
-                        "key": f"{column} {key}",
-                        "cases": int(sizes[(category, key)]),
-                        "case_ids": ", ".join(str(i) for i in ids),
-                    }
-                )
+    for (category, group_key), group in hits.groupby(["Category", "key"], sort=False):
+        if group["Opened At"].ge(since).any():
+            found.append(
+                {
+                    "category": category,
+                    "key": group_key,
+                    "cases": len(group),
+                    "case_ids": ", ".join(str(i) for i in group["Case ID"]),
+                }
+            )
     columns = ["category", "key", "cases", "case_ids"]
     return pd.DataFrame(found, columns=columns).sort_values(
         ["cases", "category"], ascending=[False, True], ignore_index=True
@@ -207,6 +208,11 @@ def weekly_report(
 ) -> WeeklyReport:
     """Every number of the Weekly Summary tab and the Markdown report."""
     week = week or default_week(as_of)
+    if week.start > as_of:
+        raise CaseloopError(
+            f"{week.label} has not started at {as_of:%Y-%m-%d %H:%M}; choose a week up to "
+            f"{Week.containing(as_of).label}."
+        )
     valid = judged[~judged["_invalid"]].copy()
     valid["first_reply_hours"] = first_reply_hours(valid, rules.timezone)
     valid["resolution_hours"] = elapsed_hours(
@@ -242,7 +248,8 @@ def weekly_report(
                 else None
             )
             metrics = week_metrics(subset, week, counts)
-            if any(metrics[k] for k in ("opened", "resolved", "closed", "open_at_end")):
+            # Every group with something to count, so the breakdowns add up to the week's row.
+            if any(metrics[k] for k in ("opened", "resolved", "closed", "open_at_end", *NOW)):
                 table.append({name: value, **metrics})
         by[name] = pd.DataFrame(table, columns=[name, *METRICS], dtype=object)
     is_open = open_at(valid, backlog_at)
@@ -254,7 +261,8 @@ def weekly_report(
             "category": oldest["Category"],
             "owner": oldest["Owner"],
             "open_hours": elapsed_hours(backlog_at, oldest["Opened At"], rules.timezone),
-            "flag": oldest["flag"],
+            # A case closed since the week ended has no flag now: say what became of it.
+            "flag": oldest["flag"].where(oldest["flag"].notna(), oldest["Status"]),
         }
     ).reset_index(drop=True)
     return WeeklyReport(

@@ -10,6 +10,8 @@ from .base import Workbook
 
 
 def is_google(log: str) -> bool:
+    """A Google Sheet address or gsheet:KEY. Loose on purpose: a mistyped sheet address
+    should get the Google backend's "check the address" answer, not "not an .xlsx file"."""
     return log.startswith("gsheet:") or "docs.google.com/spreadsheets" in log
 
 

@@ -13,6 +13,8 @@ from .base import Grid, WriteResult
 class CsvWorkbook:
     """A CSV file seen as a workbook with one tab, named after the file."""
 
+    read_only = True  # nothing can be written back into a CSV
+
     single_table = True  # its one tab is the case tab, whatever the file is called
 
     def __init__(self, path: str | Path) -> None:

@@ -54,8 +54,9 @@ class ExcelWorkbook:
         from .xlsx_file import fingerprint
 
         try:
-            self.fingerprint = fingerprint(path)
             self.original = path.read_bytes()
+            # Hashed from the bytes just read: what a later "changed since" check compares.
+            self.fingerprint = fingerprint(path, self.original)
         except OSError as exc:
             raise CaseloopError(f"Cannot read {path}: {exc.strerror or exc}.") from None
         head = self.original[:8]

@@ -47,11 +47,6 @@ _PREFIX = "gsheet:"
 # --- where the log is -------------------------------------------------------------------------
 
 
-def is_google_log(log: str) -> bool:
-    """True when ``log`` names a Google Sheet (a docs.google.com URL or ``gsheet:KEY``)."""
-    return log.startswith(_PREFIX) or bool(_URL_KEY.match(log.strip()))
-
-
 def spreadsheet_key(log: str) -> str:
     """The spreadsheet key in a Google Sheets URL or ``gsheet:KEY``."""
     log = log.strip()
@@ -303,6 +298,12 @@ class GoogleWorkbook:
             if existing is not None and not _is_ours(existing):
                 # Checked for every tab before anything is sent, so a refusal writes nothing.
                 raise RefusedError(_refusal(model))
+            if existing is not None and _kind_of(existing) not in (None, model.kind):
+                option = RENAME_OPTION.get(model.kind, "the tab option")
+                raise RefusedError(
+                    f'The tab "{model.title}" holds another of caseloop\'s reports; caseloop will '
+                    f"not write over it. Give the generated tab another name with {option} NAME."
+                )
         for model in tabs:
             existing = by_title.get(model.title)
             if existing is None:
@@ -391,6 +392,13 @@ def _read_value(value: Any) -> Any:
 
 def _is_ours(sheet: dict[str, Any]) -> bool:
     return any(m.get("metadataKey") == MARK_KEY for m in sheet.get("developerMetadata", []))
+
+
+def _kind_of(sheet: dict[str, Any]) -> str | None:
+    for mark in sheet.get("developerMetadata", []):
+        if mark.get("metadataKey") == MARK_KEY:
+            return mark.get("metadataValue")
+    return None
 
 
 def _refusal(model: SheetModel) -> str:

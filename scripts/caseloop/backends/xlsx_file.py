@@ -28,15 +28,21 @@ FOREIGN_TEMP_MAX_AGE_S = 3600
 UNREADABLE_LOCK_MAX_AGE_S = 60
 
 
-def fingerprint(path: Path | str) -> Fingerprint:
-    """What the file looked like when it was read: size, modification time and content hash."""
+def fingerprint(path: Path | str, content: bytes | None = None) -> Fingerprint:
+    """What the file looked like when it was read: size, modification time and content hash.
+
+    Pass ``content`` when the caller has just read the file, so it is not read twice.
+    """
     path = Path(path)
     try:
         stat = path.stat()
         digest = hashlib.sha256()
-        with path.open("rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
+        if content is not None:
+            digest.update(content)
+        else:
+            with path.open("rb") as handle:
+                for block in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(block)
     except OSError as exc:
         raise CaseloopError(f"Cannot read {path}: {exc.strerror or exc}.") from None
     return (stat.st_size, stat.st_mtime_ns, digest.hexdigest())

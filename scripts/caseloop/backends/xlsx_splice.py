@@ -1217,6 +1217,14 @@ def _refusal(title: str, kind: str) -> RefusedError:
     )
 
 
+def _other_kind(title: str, kind: str) -> RefusedError:
+    option = TAB_OPTIONS.get(kind, "the tab option")
+    return RefusedError(
+        f'The tab "{title}" holds another of caseloop\'s reports; caseloop will not write over '
+        f"it. Give the generated tab another name with {option} NAME."
+    )
+
+
 def _drop_calc_chain(
     package: _Package, workbook: _WorkbookPart, sheet_ids: set[int], content_types: _ContentTypes
 ) -> None:
@@ -1341,6 +1349,8 @@ def splice_tabs(original: bytes, tabs: list[SheetModel]) -> bytes:
             or sheet.part is None
         ):
             raise _refusal(sheet.name, tab.kind)
+        if marks.kind_of(sheet.name) != tab.kind:
+            raise _other_kind(sheet.name, tab.kind)
         plans.append(_Plan(tab, sheet.name, index, sheet.part))
         replaced_ids.add(sheet.sheet_id)
 
