@@ -3,8 +3,8 @@
     python sample_data/make_samples.py
 
 writes ``case_log.xlsx`` (English headers) and ``case_log_zh.xlsx`` (Chinese headers and labels)
-next to this script. Standard library + xlsxwriter only, a fixed random seed and fixed workbook
-properties, so every run writes the same bytes.
+next to this script (run it where caseloop is installed: it takes the flag order from it). A fixed
+random seed and fixed workbook properties, so every run writes the same bytes.
 
 The log belongs to a fictional seller team in Shenzhen. Its history (resolved and closed cases
 since August 2026) is generated; the cases still open on 2026-11-20 18:00 (Asia/Shanghai) are
@@ -21,6 +21,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import xlsxwriter
+
+from caseloop.config import FLAG_ORDER
 
 HERE = Path(__file__).resolve().parent
 SEED = 20261120
@@ -1359,18 +1361,7 @@ def main() -> None:
         f"{min(dated):%Y-%m-%d} .. {max(dated):%Y-%m-%d %H:%M}"
     )
     print(f"expected flags at {AS_OF:%Y-%m-%dT%H:%M} (Asia/Shanghai), default rules:")
-    order = [
-        "INVALID",
-        "DEADLINE",
-        "ESCALATE",
-        "OVERDUE",
-        "OUR TURN",
-        "NEEDS INFO",
-        "DUE SOON",
-        "ON TRACK",
-        "RESOLVED",
-    ]
-    for flag in order:
+    for flag in FLAG_ORDER:
         found = flags.get(flag, [])
         print(f"  {flag:<10} {len(found):>2}")
         for c in found:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,11 @@ class Settings:
     output: str | None = None
     http_client: Any = None  # a gspread HTTPClient class; tests point it at the fake server
 
+    @cached_property
+    def generated(self) -> dt.datetime:
+        """When this run generated its output: one time for the tab and the Markdown alike."""
+        return generated_at(self)
+
     @property
     def schema(self) -> Schema:
         return load_schema(Path(self.schema_path))
@@ -64,6 +70,11 @@ class Loaded:
     frame: CaseFrame
     as_of: pd.Timestamp
     warnings: list[str] = field(default_factory=list)
+
+
+def generated_at(settings: Settings) -> dt.datetime:
+    """The clock, in the team's time zone (tests pin it here)."""
+    return dt.datetime.now(settings.rules.timezone).replace(tzinfo=None, microsecond=0)
 
 
 def parse_now(text: str | None, rules: Rules) -> pd.Timestamp:
@@ -125,10 +136,6 @@ def judge(loaded: Loaded, settings: Settings) -> pd.DataFrame:
     return evaluate(loaded.frame.cases, settings.rules, loaded.as_of)
 
 
-def generated_at(settings: Settings) -> dt.datetime:
-    return dt.datetime.now(settings.rules.timezone).replace(tzinfo=None, microsecond=0)
-
-
 def status_model(
     loaded: Loaded, settings: Settings, title: str | None = None
 ) -> tuple[SheetModel, Any]:
@@ -145,7 +152,7 @@ def status_model(
         settings.lang,
     )
     model = render_status(
-        view, settings.rules, settings.labels, settings.lang, generated_at(settings), title
+        view, settings.rules, settings.labels, settings.lang, settings.generated, title
     )
     return model, view
 
@@ -165,7 +172,7 @@ def weekly_model(report: Any, settings: Settings, title: str | None = None) -> S
     from .render import render_weekly
 
     return render_weekly(
-        report, settings.rules, settings.labels, settings.lang, generated_at(settings), title
+        report, settings.rules, settings.labels, settings.lang, settings.generated, title
     )
 
 
@@ -173,5 +180,5 @@ def weekly_text(report: Any, settings: Settings) -> str:
     from .markdown import weekly_markdown
 
     return weekly_markdown(
-        report, settings.rules, settings.labels, settings.lang, generated_at(settings)
+        report, settings.rules, settings.labels, settings.lang, settings.generated
     )

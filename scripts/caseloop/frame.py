@@ -319,15 +319,11 @@ class _Builder:
                 severity="warning",
             )
         text = text.where(~sci, None)
-        dup = text.notna() & text.duplicated(keep="first")
+        repeated = text.duplicated(keep="first")
+        dup = text.notna() & repeated
         if dup.any():
-            first_row = dict(
-                zip(
-                    text[~text.duplicated(keep="first") & text.notna()],
-                    self.rows[~text.duplicated(keep="first") & text.notna()],
-                    strict=True,
-                )
-            )
+            first_seen = text.notna() & ~repeated
+            first_row = dict(zip(text[first_seen], self.rows[first_seen], strict=True))
             for i in np.flatnonzero(dup.to_numpy()):
                 case_id = text.iat[i]
                 row = int(self.rows.iat[i])
