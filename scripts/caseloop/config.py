@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
+from importlib import resources
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -13,7 +14,16 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import CaseloopError
 
-SCHEMA_DIR = Path(__file__).resolve().parents[2] / "sheets_schema"
+def _schema_dir() -> Path:
+    """The shipped defaults: package data when installed, the repo's own folder when not."""
+    installed = Path(str(resources.files("caseloop"))) / "sheets_schema"
+    if installed.is_dir():
+        return installed
+    # An editable install (a checkout): the repo's top-level folder, the one source.
+    return Path(__file__).resolve().parents[2] / "sheets_schema"
+
+
+SCHEMA_DIR = _schema_dir()
 DEFAULT_SCHEMA = SCHEMA_DIR / "case_log.schema.json"
 DEFAULT_RULES = SCHEMA_DIR / "rules.yaml"
 DEFAULT_LABELS = SCHEMA_DIR / "labels.yaml"
