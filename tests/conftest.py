@@ -1,5 +1,16 @@
-import sys
-from pathlib import Path
+"""Shared test set-up: the fast core and the `slow` marker for everything else."""
 
-# Test helpers (caselog.py, rich_workbook.py, fakesheets/) import as top-level modules.
-sys.path.insert(0, str(Path(__file__).parent))
+from __future__ import annotations
+
+import pytest
+
+# Pure modules tested without files, servers or subprocesses: `pytest -m "not slow"` runs
+# just these (a few seconds) for a developer's inner loop. CI runs everything.
+FAST_MODULES = {"test_rules", "test_frame", "test_weekly", "test_schema"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        module = item.module.__name__.rsplit(".", 1)[-1] if item.module else ""
+        if module not in FAST_MODULES and item.get_closest_marker("slow") is None:
+            item.add_marker(pytest.mark.slow)

@@ -5,14 +5,15 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-from importlib import resources
 from dataclasses import dataclass, field
 from functools import cache
+from importlib import resources
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import CaseloopError
+
 
 def _schema_dir() -> Path:
     """The shipped defaults: package data when installed, the repo's own folder when not."""

@@ -26,7 +26,9 @@ def fake_client_class(base_url: str, **knobs: Any) -> type[RetryingHTTPClient]:
             self, method, base_url + endpoint[len(GOOGLE) :], *args, **kwargs
         )
 
-    attributes: dict[str, Any] = {"base_delay": 0.001, "max_delay": 0.01, "request_timeout": 5.0}
+    # A generous timeout: a big batch on a slow or busy machine must not look like a hang.
+    # Tests of the timeout itself pass their own short ``request_timeout``.
+    attributes: dict[str, Any] = {"base_delay": 0.001, "max_delay": 0.01, "request_timeout": 60.0}
     for name, value in knobs.items():
         # Plain functions would otherwise be bound as methods and receive the client as ``self``.
         attributes[name] = staticmethod(value) if name in ("sleep", "clock") else value
