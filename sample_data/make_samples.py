@@ -9,8 +9,10 @@ random seed and fixed workbook properties, so every run writes the same bytes.
 The log belongs to a fictional seller team in Shenzhen. Its history (resolved and closed cases
 since August 2026) is generated; the cases still open on 2026-11-20 18:00 (Asia/Shanghai) are
 written by hand so that every flag of the spec shows when caseloop is run with
-``--now 2026-11-20T18:00`` and the default rules. At the end the script evaluates the flags
-itself (a small re-implementation of spec section 6) and prints them as a self-check.
+``--now 2026-11-20T18:00`` and the default rules. The numbers (reply targets, open-time limits,
+categories' priorities and evidence) come from ``sheets_schema/rules.yaml``; at the end the
+script reads the English workbook back with caseloop itself and checks that every hand-written
+case gets the flag it was written for.
 """
 
 from __future__ import annotations
@@ -22,7 +24,10 @@ from pathlib import Path
 
 import xlsxwriter
 
-from caseloop.config import FLAG_ORDER
+from caseloop.config import FLAG_ORDER, load_rules
+from caseloop.engine import Settings, judge, load
+
+RULES = load_rules()
 
 HERE = Path(__file__).resolve().parent
 SEED = 20261120
@@ -35,23 +40,15 @@ CREATED = datetime(2026, 8, 10, 9, 0, 0)  # fixed workbook creation date -> same
 # Vocabulary (canonical English labels as in rules.yaml, with the Chinese labels used in the
 # zh workbook).
 
+# Category -> (Chinese label, default priority, evidence columns), as the rules file says.
 CATEGORIES = {
-    "Account health": ("账户健康", "High", []),
-    "Listing": ("商品", "Normal", ["ASIN"]),
-    "IP complaint": ("侵权投诉", "High", ["ASIN"]),
-    "Payments": ("收款", "High", []),
-    "Advertising": ("广告", "Normal", []),
-    "FBA inventory": ("FBA库存", "Normal", ["ASIN"]),
-    "FBA shipment": ("FBA货件", "Normal", ["Shipment ID"]),
-    "Orders & returns": ("订单与退货", "Normal", ["Order ID"]),
-    "Tax & VAT": ("税务", "Normal", []),
-    "Brand Registry": ("品牌注册", "Normal", []),
-    "Other": ("其他", "Normal", []),
+    name: (category.zh, category.priority, list(category.evidence))
+    for name, category in RULES.categories.items()
 }
 CHANNELS = {"Case": "工单", "Phone": "电话", "Chat": "在线聊天", "Email": "邮件"}
-REPLY_TARGET = {"Case": 24, "Email": 48, "Chat": 1, "Phone": 1}
+REPLY_TARGET = dict(RULES.reply_targets)
 PRIORITIES = {"High": "高", "Normal": "中", "Low": "低"}
-MAX_OPEN = {"High": 72, "Normal": 168, "Low": 336}
+MAX_OPEN = dict(RULES.max_open_hours)
 STATUS_ZH = {"Open": "处理中", "Resolved": "已解决", "Closed": "已关闭"}
 # How the zh log spells Seller Central's labels (aliases of Open in rules.yaml).
 STATUS_ZH_ALIAS = {"Work in progress": "进行中", "Pending Amazon action": "待处理"}
@@ -986,82 +983,17 @@ WHY = {
 
 
 # --------------------------------------------------------------------------------------------
-# Self-check: a small re-implementation of spec section 6 with the default rules.
+# Self-check: caseloop itself reads the written workbook back and judges it.
 
 
-def expected_flag(case: Case, cases: list[Case], comps: dict[str, int]) -> str | None:
-    if not isinstance(case.opened, datetime) or case.channel not in REPLY_TARGET:
-        return "INVALID"
-    if not case.summary:
-        return "INVALID"
-    if case.status == "Closed":
-        return None
-    if case.status == "Resolved":
-        return "RESOLVED" if case.resolved > AS_OF - timedelta(days=7) else None
-    priority = case.priority or CATEGORIES[case.category][1]
-    if case.deadline and (case.deadline - AS_OF) < h(48):
-        return "DEADLINE"
-    last_sent = case.last_sent or case.opened
-    amazon_turn = case.last_reply is None or last_sent > case.last_reply
-    waiting = (AS_OF - (last_sent if amazon_turn else case.last_reply)) / h(1)
-    target = REPLY_TARGET[case.channel] if amazon_turn else 24
-    open_h = (AS_OF - case.opened) / h(1)
-    past = amazon_turn and waiting > target
-    if (past and (case.follow_ups or 0) >= 2) or open_h > MAX_OPEN[priority]:
-        return "ESCALATE"
-    if recurring(case, cases) or comps[case.key] >= 3:
-        return "ESCALATE"
-    if past:
-        return "OVERDUE"
-    if not amazon_turn:
-        return "OUR TURN"
-    needed = CATEGORIES[case.category][2]
-    if any(not getattr(case, FIELD_ATTR[f]) for f in needed):
-        return "NEEDS INFO"
-    if amazon_turn and waiting >= 0.75 * target:
-        return "DUE SOON"
-    return "ON TRACK"
-
-
-FIELD_ATTR = {"ASIN": "asin", "Order ID": "order_id", "Shipment ID": "shipment_id"}
-
-
-def recurring(case: Case, cases: list[Case]) -> bool:
-    """Same category and ID, opened within 30 days of this case or of AS_OF (both readings)."""
-    for reference in (case.opened, AS_OF):
-        same = 0
-        for other in cases:
-            if other.category != case.category or not isinstance(other.opened, datetime):
-                continue
-            if abs(other.opened - reference) > timedelta(days=30):
-                continue
-            if any(
-                getattr(case, a) and getattr(case, a) == getattr(other, a)
-                for a in FIELD_ATTR.values()
-            ):
-                same += 1
-        if same >= 3:
-            return True
-    return False
-
-
-def components(cases: list[Case]) -> dict[str, int]:
-    """Size of each case's group of cases linked through Related Cases (either direction)."""
-    parent = {c.key: c.key for c in cases}
-
-    def root(k: str) -> str:
-        while parent[k] != k:
-            parent[k] = parent[parent[k]]
-            k = parent[k]
-        return k
-
-    for c in cases:
-        for r in c.related:
-            parent[root(c.key)] = root(r.key)
-    sizes: dict[str, int] = {}
-    for c in cases:
-        sizes[root(c.key)] = sizes.get(root(c.key), 0) + 1
-    return {c.key: sizes[root(c.key)] for c in cases}
+def evaluated_flags(path: Path) -> dict[str, str | None]:
+    """Case ID -> the flag caseloop gives at AS_OF with the default rules."""
+    settings = Settings(log=str(path), now=AS_OF.isoformat())
+    judged = judge(load(settings), settings)
+    return {
+        str(case_id): (flag if isinstance(flag, str) else None)
+        for case_id, flag in zip(judged["Case ID"], judged["flag"], strict=True)
+    }
 
 
 # --------------------------------------------------------------------------------------------
@@ -1338,11 +1270,14 @@ def main() -> None:
     cases.sort(key=sort_key)
     assign_ids(rng, cases)
 
-    comps = components(cases)
+    write_workbook(HERE / "case_log.xlsx", cases, zh=False)
+    write_workbook(HERE / "case_log_zh.xlsx", cases, zh=True)
+
+    evaluated = evaluated_flags(HERE / "case_log.xlsx")
     flags: dict[str, list[Case]] = {}
     problems = []
     for case in cases:
-        flag = expected_flag(case, cases, comps)
+        flag = evaluated.get(case.case_id)
         if flag:
             flags.setdefault(flag, []).append(case)
         if case.expect and case.expect != flag:
@@ -1351,9 +1286,6 @@ def main() -> None:
             problems.append(f"{case.key}: open without an intended flag")
     if problems:
         raise SystemExit("self-check failed:\n  " + "\n  ".join(problems))
-
-    write_workbook(HERE / "case_log.xlsx", cases, zh=False)
-    write_workbook(HERE / "case_log_zh.xlsx", cases, zh=True)
 
     dated = [c.opened for c in cases if isinstance(c.opened, datetime)]
     print(
