@@ -78,7 +78,11 @@ def closedxml(data: bytes) -> bytes:
     """Workbook, styles and sheet parts under the ``x:`` prefix, as ClosedXML writes them."""
     parts = members(data)
     for name in list(parts):
-        if name == "xl/workbook.xml" or name == "xl/styles.xml" or name.startswith("xl/worksheets/sheet"):
+        if (
+            name == "xl/workbook.xml"
+            or name == "xl/styles.xml"
+            or name.startswith("xl/worksheets/sheet")
+        ):
             if name.endswith(".xml"):
                 parts[name] = reprefix(parts[name], NS_MAIN, "x")
     return rezip(parts)
@@ -112,17 +116,30 @@ def hancell_styles(styles: bytes) -> bytes:
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8", standalone=True)
 
 
-def move_workbook(data: bytes, folder: str) -> bytes:
-    """Every part under ``xl/`` moved to ``folder/`` (relative targets inside keep working)."""
+def move_workbook(data: bytes, folder: str, keep_styles: bool = False) -> bytes:
+    """Every part under ``xl/`` moved to ``folder/`` (relative targets inside keep working).
+
+    keep_styles: leave ``xl/styles.xml`` where it was (openpyxl looks for it only there).
+    """
     parts = members(data)
     moved: dict[str, bytes] = {}
     for name, content in parts.items():
-        moved[folder + name[2:] if name.startswith("xl/") else name] = content
-    moved["_rels/.rels"] = moved["_rels/.rels"].replace(b'Target="xl/', f'Target="{folder}/'.encode())
-    moved["[Content_Types].xml"] = moved["[Content_Types].xml"].replace(
+        stays = not name.startswith("xl/") or (keep_styles and name == "xl/styles.xml")
+        moved[name if stays else folder + name[2:]] = content
+    moved["_rels/.rels"] = moved["_rels/.rels"].replace(
+        b'Target="xl/', f'Target="{folder}/'.encode()
+    )
+    types = moved["[Content_Types].xml"].replace(
         b'PartName="/xl/', f'PartName="/{folder}/'.encode()
     )
-    assert not any(name.startswith("xl/") for name in moved)
+    if keep_styles:
+        types = types.replace(
+            f'PartName="/{folder}/styles.xml"'.encode(), b'PartName="/xl/styles.xml"'
+        )
+        rels = f"{folder}/_rels/workbook.xml.rels"
+        moved[rels] = moved[rels].replace(b'Target="styles.xml"', b'Target="../xl/styles.xml"')
+    moved["[Content_Types].xml"] = types
+    assert all(not n.startswith("xl/") or n == "xl/styles.xml" and keep_styles for n in moved)
     return rezip(moved)
 
 
