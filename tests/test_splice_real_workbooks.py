@@ -8,20 +8,21 @@ import re
 import zipfile
 from pathlib import Path
 
+import oddbooks
 import openpyxl
 import pytest
 import xlsxwriter
+from libreoffice import LibreOffice, available
 from lxml import etree
+from oddbooks import NS_MAIN, NS_MC, members
 from python_calamine import CalamineWorkbook
+from test_xlsx_splice import TEAM_TABS, WEEKLY_TITLE, status_model, weekly_model
 
-import oddbooks
 from caseloop.backends import xlsx_splice
 from caseloop.backends.xlsx_splice import generated_tabs, splice_tabs, tab_names
 from caseloop.errors import CaseloopError, RefusedError
-from libreoffice import LibreOffice, available
-from oddbooks import NS_MAIN, NS_MC, members
+
 from rich_workbook import build_team_workbook
-from test_xlsx_splice import TEAM_TABS, WEEKLY_TITLE, status_model, weekly_model
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*extension is not supported:UserWarning")
 needs_libreoffice = pytest.mark.skipif(not available(), reason="LibreOffice is not installed")

@@ -395,9 +395,10 @@ def _insert_in(
         attrs = _COUNT_ATTR.sub(rf"\g<1>\g<2>{count}\g<2>", attrs)
     if start.group(2):  # <tag/>: open it up
         return f"{text[: start.start()]}<{name}{attrs}>{snippet}</{name}>{text[start.end() :]}"
-    close = text.find(f"</{name}>", start.end())
-    if close < 0:
+    end = re.compile(rf"</{re.escape(name)}\s*>").search(text, start.end())
+    if end is None:
         return None
+    close = end.start()
     return (
         f"{text[: start.start()]}<{name}{attrs}>{text[start.end() : close]}{snippet}{text[close:]}"
     )
@@ -758,7 +759,7 @@ class _WorkbookPart:
                 match.end()
                 for tag in ("sheets", "functionGroups", "externalReferences")
                 for match in re.finditer(
-                    rf"</{re.escape(_qualified(tag, self.prefix))}>|<{re.escape(_qualified(tag, self.prefix))}\b[^>]*/>",
+                    rf"</{re.escape(_qualified(tag, self.prefix))}\s*>|<{re.escape(_qualified(tag, self.prefix))}\b[^>]*/>",
                     self.text,
                 )
             ]
@@ -1271,8 +1272,9 @@ class _TeamStyles:
             if match:
                 return text[: match.start()] + block + text[match.start() :]
         root = _qualified("styleSheet", self.prefix)
-        close = text.rfind(f"</{root}>")
-        if close >= 0:
+        closes = list(re.finditer(rf"</{re.escape(root)}\s*>", text))
+        if closes:
+            close = closes[-1].start()
             return text[:close] + block + text[close:]
         # An empty <styleSheet .../>: open it up around the new list.
         edited = _insert_in(text, "styleSheet", self.prefix, block)
@@ -1536,7 +1538,7 @@ def _drop_calc_chain(
         return
     current = None
     for match in re.finditer(rb"<(?:[\w.-]+:)?c\b([^>]*)>", data):
-        found = re.search(rb'\bi="(\d+)"', match.group(1))
+        found = re.search(rb"""\bi\s*=\s*["'](\d+)["']""", match.group(1))
         current = int(found.group(1)) if found else current  # an entry without i repeats the last
         if current in sheet_ids:
             package.remove(rel.part)
