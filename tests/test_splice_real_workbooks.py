@@ -415,3 +415,34 @@ def test_custom_xml_untouched_for_a_new_workbook(tmp_path: Path) -> None:
     assert "docProps/custom.xml" not in members(result)
     assert generated_tabs(result) == {"Status": "status"}
     assert zipfile.ZipFile(io.BytesIO(result)).testzip() is None
+
+
+def test_calc_chain_relationship_removed_under_a_prefix(team: bytes) -> None:
+    """remove_rel on an ns0-prefixed part: the calcChain entry goes, every other one stays."""
+    once = splice_tabs(oddbooks.old_openpyxl(team), [status_model()])
+    calc_type = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/calcChain"
+
+    def add_rel(xml: bytes) -> bytes:
+        entry = f'<ns0:Relationship Id="rId90" Type="{calc_type}" Target="calcChain.xml"/>'
+        return xml.replace(b"</ns0:Relationships>", entry.encode() + b"</ns0:Relationships>")
+
+    def add_override(xml: bytes) -> bytes:
+        entry = (
+            '<ns0:Override PartName="/xl/calcChain.xml" ContentType="application/'
+            'vnd.openxmlformats-officedocument.spreadsheetml.calcChain+xml"/>'
+        )
+        return xml.replace(b"</ns0:Types>", entry.encode() + b"</ns0:Types>")
+
+    parts = members(once)
+    parts["xl/_rels/workbook.xml.rels"] = add_rel(parts["xl/_rels/workbook.xml.rels"])
+    parts["[Content_Types].xml"] = add_override(parts["[Content_Types].xml"])
+    parts["xl/calcChain.xml"] = (
+        f"<calcChain xmlns='{NS_MAIN}'><c r='H2' i='1'/><c r='A3' i='4'/></calcChain>".encode()
+    )
+    with_chain = oddbooks.rezip(parts)
+    twice = splice_tabs(with_chain, [status_model(3)])
+    assert "xl/calcChain.xml" not in members(twice)
+    kept = oddbooks.relationships(twice)["xl/_rels/workbook.xml.rels"]
+    before = oddbooks.relationships(with_chain)["xl/_rels/workbook.xml.rels"]
+    assert kept == {rel for rel in before if rel[0] != "rId90"}
+    assert b"calcChain" not in members(twice)["[Content_Types].xml"]
