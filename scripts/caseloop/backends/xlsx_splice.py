@@ -1,15 +1,19 @@
 """Splice caseloop's generated tabs into a team's .xlsx/.xlsm, copying every other zip member as is.
 
-The caseloop mark is one custom document property per generated tab in ``docProps/custom.xml``,
-named ``caseloop:<tab title>`` with the tab's kind as its value: Excel and LibreOffice both keep
-custom document properties when they re-save a workbook, while both rewrite every sheet part and
-drop whatever they do not know in it, so a mark inside the sheet part would not survive a save.
+The caseloop mark is a hidden defined name scoped to the tab, ``_caseloop_tab``, whose value is
+the tab's kind (``"status"``): Excel and LibreOffice both move a sheet-scoped name with its
+sheet when it is renamed or moved and drop it when the sheet is deleted (LibreOffice 7.4 checked
+in tests), so a team tab made later under the same title is never taken for caseloop's. The
+custom document property ``caseloop:<title>`` of earlier versions is still read, but trusted
+only while the tab holds caseloop's header row; a tab written now loses that property.
 
-Only these members may change: the generated sheets with their drawings, charts and ``_rels``;
-``xl/workbook.xml``; ``xl/_rels/workbook.xml.rels``; ``[Content_Types].xml``; ``xl/styles.xml``
-(appended to, never reordered); ``docProps/custom.xml`` and, the first time, ``_rels/.rels``;
-and ``xl/calcChain.xml`` is dropped only when it lists cells of a generated tab being replaced.
-Every other member keeps its compressed bytes; only its zip headers are written anew.
+Only these members may change: the generated sheets with their drawings, charts and ``_rels``
+(placed beside the workbook part, wherever it is); the workbook part and its ``_rels``;
+``[Content_Types].xml``; the styles part (appended to, never reordered); ``docProps/custom.xml``
+(old marks removed); and the calc chain is dropped only when it lists cells of a generated tab
+being replaced. Every textual edit honours the part's namespace prefixes, and the result is
+compared with the original before it is returned. Every other member keeps its compressed
+bytes; only its zip headers are written anew.
 """
 
 from __future__ import annotations
