@@ -354,16 +354,19 @@ def test_generated_tabs_and_tab_names(team: bytes) -> None:
     )
 
 
-def test_workbook_without_custom_properties_gets_them(tmp_path: Path) -> None:
+def test_workbook_without_custom_properties_gets_none(tmp_path: Path) -> None:
     import xlsxwriter
 
     path = tmp_path / "plain.xlsx"
     book = xlsxwriter.Workbook(path)
     book.add_worksheet("Cases").write("A1", "Case ID")
     book.close()
-    result = splice_tabs(path.read_bytes(), [status_model()])
+    original = path.read_bytes()
+    result = splice_tabs(original, [status_model()])
+    # The mark is a name scoped to the tab, in workbook.xml: the package root is not touched.
     assert generated_tabs(result) == {"Status": "status"}
-    assert "custom-properties" in read(result, "_rels/.rels").decode()
+    assert read(result, "_rels/.rels") == read(original, "_rels/.rels")
+    assert "docProps/custom.xml" not in members(result)
     assert openpyxl.load_workbook(io.BytesIO(result))["Status"]["A3"].value == "12345678900"
 
 

@@ -1,15 +1,19 @@
 """Splice caseloop's generated tabs into a team's .xlsx/.xlsm, copying every other zip member as is.
 
-The caseloop mark is one custom document property per generated tab in ``docProps/custom.xml``,
-named ``caseloop:<tab title>`` with the tab's kind as its value: Excel and LibreOffice both keep
-custom document properties when they re-save a workbook, while both rewrite every sheet part and
-drop whatever they do not know in it, so a mark inside the sheet part would not survive a save.
+The caseloop mark is a hidden defined name scoped to the tab, ``_caseloop_tab``, whose value is
+the tab's kind (``"status"``): Excel and LibreOffice both move a sheet-scoped name with its
+sheet when it is renamed or moved and drop it when the sheet is deleted (LibreOffice 7.4 checked
+in tests), so a team tab made later under the same title is never taken for caseloop's. The
+custom document property ``caseloop:<title>`` of earlier versions is still read, but trusted
+only while the tab holds caseloop's header row; a tab written now loses that property.
 
-Only these members may change: the generated sheets with their drawings, charts and ``_rels``;
-``xl/workbook.xml``; ``xl/_rels/workbook.xml.rels``; ``[Content_Types].xml``; ``xl/styles.xml``
-(appended to, never reordered); ``docProps/custom.xml`` and, the first time, ``_rels/.rels``;
-and ``xl/calcChain.xml`` is dropped only when it lists cells of a generated tab being replaced.
-Every other member keeps its compressed bytes; only its zip headers are written anew.
+Only these members may change: the generated sheets with their drawings, charts and ``_rels``
+(placed beside the workbook part, wherever it is); the workbook part and its ``_rels``;
+``[Content_Types].xml``; the styles part (appended to, never reordered); ``docProps/custom.xml``
+(old marks removed); and the calc chain is dropped only when it lists cells of a generated tab
+being replaced. Every textual edit honours the part's namespace prefixes, and the result is
+compared with the original before it is returned. Every other member keeps its compressed
+bytes; only its zip headers are written anew.
 """
 
 from __future__ import annotations
@@ -44,12 +48,27 @@ REL_OFFICE_DOCUMENT = NS_DOC_REL + "/officeDocument"
 REL_WORKSHEET = NS_DOC_REL + "/worksheet"
 REL_STYLES = NS_DOC_REL + "/styles"
 REL_CALC_CHAIN = NS_DOC_REL + "/calcChain"
+REL_SHARED_STRINGS = NS_DOC_REL + "/sharedStrings"
 REL_CUSTOM = NS_DOC_REL + "/custom-properties"
 CT_WORKSHEET = "application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"
 CT_STYLES = "application/vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"
 CT_CUSTOM = "application/vnd.openxmlformats-officedocument.custom-properties+xml"
 CUSTOM_FMTID = "{D5CDD505-2E9C-101B-9397-08002B2CF9AE}"  # the one fmtid all custom properties use
-MARK_PREFIX = "caseloop:"
+MARK_PREFIX = "caseloop:"  # the custom-property mark of caseloop before issue 16 (still read)
+MARK_NAME = "_caseloop_tab"  # the sheet-scoped defined name that marks caseloop's tabs
+FILTER_NAME = "_xlnm._FilterDatabase"
+# The elements CT_Workbook allows before calcPr, in order.
+_BEFORE_CALC_PR = (
+    "fileVersion",
+    "fileSharing",
+    "workbookPr",
+    "workbookProtection",
+    "bookViews",
+    "sheets",
+    "functionGroups",
+    "externalReferences",
+    "definedNames",
+)
 TAB_OPTIONS = {"status": "--status-tab", "weekly": "--report-tab"}
 XML_DECLARATION = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
 DEFAULT_DATETIME_FORMAT = "yyyy-mm-dd hh:mm"
@@ -63,7 +82,9 @@ _ZIP32_LIMIT = 0xFFFFFFFF
 _DOS_EPOCH = (1980, 1, 1, 0, 0, 0)
 
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
-_ATTR = re.compile(r'([\w:.-]+)\s*=\s*"([^"]*)"')
+# XML allows either quote around an attribute value; producers use both.
+_ATTR = re.compile(r"""([\w:.-]+)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
+_COUNT_ATTR = re.compile(r"""(\scount\s*=\s*)(["'])\d*\2""")
 
 
 def _unbroken_error() -> CaseloopError:
@@ -90,6 +111,7 @@ class _Package:
         self.original = {info.filename.casefold(): info for info in self.infos}
         self.changed: dict[str, tuple[str, bytes]] = {}
         self.removed: set[str] = set()
+        self.dropped: set[str] = set()  # every original member caseloop removed, even if rewritten
 
     def has(self, name: str) -> bool:
         key = name.casefold()
@@ -118,6 +140,7 @@ class _Package:
         self.changed.pop(key, None)
         if key in self.original:
             self.removed.add(key)
+            self.dropped.add(key)
 
     def names(self) -> set[str]:
         """Folded names of every member the output will hold."""
@@ -327,9 +350,21 @@ def _escape(value: str) -> str:
     )
 
 
+def _string_constant(formula: str) -> str | None:
+    """The text of a formula that is one string constant (``"status"``), else None."""
+    formula = formula.strip().removeprefix("=")
+    if len(formula) >= 2 and formula[0] == formula[-1] == '"':
+        inner = formula[1:-1]
+        if '"' not in inner.replace('""', ""):
+            return inner.replace('""', '"')
+    return None
+
+
 def _attrs(tag_text: str) -> dict[str, str]:
     """The attributes of one start tag, by local name (prefixes dropped), still XML-escaped."""
-    return {name.split(":")[-1]: value for name, value in _ATTR.findall(tag_text)}
+    return {
+        name.split(":")[-1]: double or single for name, double, single in _ATTR.findall(tag_text)
+    }
 
 
 def _prefix_of(root: etree._Element, namespace: str) -> str | None:
@@ -360,13 +395,14 @@ def _insert_in(
     if start is None:
         return None
     attrs = start.group(1)
-    if count is not None and re.search(r'\scount="\d*"', attrs):
-        attrs = re.sub(r'(\scount=")\d*(")', rf"\g<1>{count}\g<2>", attrs)
+    if count is not None and _COUNT_ATTR.search(attrs):
+        attrs = _COUNT_ATTR.sub(rf"\g<1>\g<2>{count}\g<2>", attrs)
     if start.group(2):  # <tag/>: open it up
         return f"{text[: start.start()]}<{name}{attrs}>{snippet}</{name}>{text[start.end() :]}"
-    close = text.find(f"</{name}>", start.end())
-    if close < 0:
+    end = re.compile(rf"</{re.escape(name)}\s*>").search(text, start.end())
+    if end is None:
         return None
+    close = end.start()
     return (
         f"{text[: start.start()]}<{name}{attrs}>{text[start.end() : close]}{snippet}{text[close:]}"
     )
@@ -443,6 +479,40 @@ def _rels_xml(rels: Iterable[tuple[str, str, str, bool]]) -> bytes:
     ).encode()
 
 
+def _element_pattern(tag: str) -> str:
+    """A regex for one whole ``tag`` element under any prefix, empty or not; group 1 is its attributes."""
+    return rf"<(?:[\w.-]+:)?{tag}\b([^>]*?)(?:/>|(?<!/)>.*?</(?:[\w.-]+:)?{tag}\s*>)"
+
+
+def _add_relationship(
+    text: str, rels_name: str, rel_id: str, rel_type: str, target: str, external: bool = False
+) -> str:
+    """``text`` (a relationships part, maybe empty) with one more relationship, in its own prefix."""
+    if not text.strip():
+        return _rels_xml([(rel_id, rel_type, target, external)]).decode()
+    root = _parse(text.encode("utf-8"), rels_name)
+    if etree.QName(root).namespace != NS_PKG_REL:
+        raise _unbroken_error()
+    # Old openpyxl wrote <ns0:Relationships xmlns:ns0=...>: an unprefixed entry would be in no
+    # namespace and every reader would skip it, or worse, the part would be thrown away.
+    prefix = root.prefix or ""
+    entry = (
+        f'<{_qualified("Relationship", prefix)} Id="{_escape(rel_id)}" Type="{_escape(rel_type)}" '
+        f'Target="{_escape(target)}"' + (' TargetMode="External"' if external else "") + "/>"
+    )
+    edited = _insert_in(text, "Relationships", prefix, entry)
+    if edited is None:
+        raise _unbroken_error()
+    return edited
+
+
+def _remove_relationship(text: str, rel_id: str) -> str:
+    def drop(match: re.Match[str]) -> str:
+        return "" if _attrs(match.group(1)).get("Id") == rel_id else match.group(0)
+
+    return re.sub(_element_pattern("Relationship"), drop, text, flags=re.S)
+
+
 def _relative(source_part: str, target_part: str) -> str:
     return quote(
         posixpath.relpath(target_part, posixpath.dirname(source_part) or "."), safe="/._-~"
@@ -479,7 +549,7 @@ class _ContentTypes:
         root = _parse(data, self.NAME)
         self.prefix = root.prefix or ""
         self.overrides = {
-            element.get("PartName", "").casefold(): element.get("ContentType", "")
+            unquote(element.get("PartName", "")).casefold(): element.get("ContentType", "")
             for element in root
             if etree.QName(element).localname == "Override"
         }
@@ -498,10 +568,10 @@ class _ContentTypes:
         self.remove(part)
         tag = _qualified("Override", self.prefix)
         entry = f'<{tag} PartName="/{_escape(part)}" ContentType="{_escape(content_type)}"/>'
-        self.text = self.text.replace(
-            f"</{_qualified('Types', self.prefix)}>",
-            entry + f"</{_qualified('Types', self.prefix)}>",
-        )
+        edited = _insert_in(self.text, "Types", self.prefix, entry)
+        if edited is None:
+            raise _unbroken_error()
+        self.text = edited
         self.overrides[f"/{part}".casefold()] = content_type
 
     def remove(self, part: str) -> None:
@@ -511,22 +581,20 @@ class _ContentTypes:
         del self.overrides[key]
 
         def drop(match: re.Match[str]) -> str:
-            return (
-                ""
-                if _attrs(match.group(0)).get("PartName", "").casefold() == key
-                else match.group(0)
-            )
+            part_name = unquote(_attrs(match.group(1)).get("PartName", ""))
+            return "" if part_name.casefold() == key else match.group(0)
 
-        self.text = re.sub(r"<(?:[\w.-]+:)?Override\b[^>]*?/>", drop, self.text)
+        self.text = re.sub(_element_pattern("Override"), drop, self.text, flags=re.S)
 
     def ensure_default(self, extension: str, content_type: str) -> None:
         if extension in self.defaults:
             return
         tag = _qualified("Default", self.prefix)
         entry = f'<{tag} Extension="{extension}" ContentType="{content_type}"/>'
-        self.text = re.sub(
-            r"(<(?:[\w.-]+:)?Types\b[^>]*>)", lambda m: m.group(1) + entry, self.text, count=1
-        )
+        edited = _insert_in(self.text, "Types", self.prefix, entry)
+        if edited is None:
+            raise _unbroken_error()
+        self.text = edited
         self.defaults.add(extension)
 
     def save(self) -> None:
@@ -562,6 +630,9 @@ class _WorkbookPart:
                 )
             raise _unbroken_error()
         self.part = office[0].part or "xl/workbook.xml"
+        # New parts go beside the workbook part, wherever the producer put it (not always xl/).
+        self.folder = posixpath.dirname(self.part)
+        self.removed_rels: set[str] = set()
         data = package.read(self.part)
         if data is None:
             raise _unbroken_error()
@@ -574,6 +645,21 @@ class _WorkbookPart:
         self.rel_prefix = _prefix_of(root, NS_DOC_REL)
         properties = root.find(f"{{{NS_MAIN}}}workbookPr")
         self.date_1904 = properties is not None and properties.get("date1904", "0") in ("1", "true")
+        protection = root.find(f"{{{NS_MAIN}}}workbookProtection")
+        self.structure_locked = protection is not None and protection.get(
+            "lockStructure", "0"
+        ).strip() in ("1", "true")
+        # Sheet index -> kind, from the sheet-scoped names that mark caseloop's tabs.
+        self.marks: dict[int, str] = {}
+        self.names: list[tuple[str, str | None, str]] = []
+        for element in root.iterfind(f"{{{NS_MAIN}}}definedNames/{{{NS_MAIN}}}definedName"):
+            name, local = element.get("name", ""), element.get("localSheetId")
+            value = (element.text or "").strip()
+            self.names.append((name, local, value))
+            if name.casefold() == MARK_NAME.casefold() and local is not None and local.isdigit():
+                kind = _string_constant(value)
+                if kind is not None:
+                    self.marks[int(local)] = kind
         self.rels = {rel.id: rel for rel in _read_rels(package, self.part)}
         self.rels_name = _rels_name(self.part)
         rels_data = package.read(self.rels_name) or b""
@@ -605,6 +691,10 @@ class _WorkbookPart:
     def rel_of(self, rel_type: str) -> _Rel | None:
         return next((rel for rel in self.rels.values() if rel.type == rel_type), None)
 
+    def mark_of(self, index: int) -> str | None:
+        """The kind caseloop's sheet-scoped name gives the tab at ``index``, if it carries one."""
+        return self.marks.get(index)
+
     def add_sheet(self, title: str, part: str) -> int:
         """Append a tab (new relationship and ``<sheet>`` at the end); returns its index."""
         rel_id = self.add_rel(REL_WORKSHEET, part)
@@ -628,42 +718,44 @@ class _WorkbookPart:
         while rel_id in self.rels:
             rel_id += "x"
         target = _relative(self.part, part)
-        entry = f'<Relationship Id="{rel_id}" Type="{rel_type}" Target="{_escape(target)}"/>'
-        if "</Relationships>" in self.rels_text:
-            self.rels_text = self.rels_text.replace("</Relationships>", entry + "</Relationships>")
-        else:
-            self.rels_text = _rels_xml([(rel_id, rel_type, target, False)]).decode()
+        self.rels_text = _add_relationship(self.rels_text, self.rels_name, rel_id, rel_type, target)
         self.rels[rel_id] = _Rel(rel_id, rel_type, target, part)
         return rel_id
 
     def remove_rel(self, rel_id: str) -> None:
         self.rels.pop(rel_id, None)
-
-        def drop(match: re.Match[str]) -> str:
-            return "" if _attrs(match.group(0)).get("Id") == rel_id else match.group(0)
-
-        self.rels_text = re.sub(r"<Relationship\b[^>]*?/>", drop, self.rels_text)
+        self.removed_rels.add(rel_id)
+        self.rels_text = _remove_relationship(self.rels_text, rel_id)
 
     def set_filter_name(self, index: int, formula: str | None) -> None:
         """The hidden ``_xlnm._FilterDatabase`` name Excel keeps for a tab's auto-filter."""
+        self._set_local_name(FILTER_NAME, index, formula)
+
+    def set_mark(self, index: int, kind: str) -> None:
+        """Mark the tab at ``index`` as caseloop's ``kind`` tab with a sheet-scoped hidden name."""
+        self._set_local_name(MARK_NAME, index, '"' + kind.replace('"', '""') + '"')
+        self.marks[index] = kind
+
+    def _set_local_name(self, name: str, index: int, formula: str | None) -> None:
+        """Replace the hidden name ``name`` scoped to the tab at ``index`` (None: just remove it)."""
         name_tag = _qualified("definedName", self.prefix)
 
         def drop(match: re.Match[str]) -> str:
             attrs = _attrs(match.group(1))
-            ours = attrs.get("name") == "_xlnm._FilterDatabase" and attrs.get(
-                "localSheetId"
-            ) == str(index)
+            ours = attrs.get("name", "").casefold() == name.casefold() and attrs.get(
+                "localSheetId", ""
+            ).strip() == str(index)
             return "" if ours else match.group(0)
 
         self.text = re.sub(
-            rf"<{re.escape(name_tag)}\b([^>]*)(?<!/)>.*?</{re.escape(name_tag)}>",
+            rf"<{re.escape(name_tag)}\b([^>]*?)(?:/>|(?<!/)>.*?</{re.escape(name_tag)}\s*>)",
             drop,
             self.text,
             flags=re.S,
         )
         if formula is None:
             return
-        entry = f'<{name_tag} name="_xlnm._FilterDatabase" localSheetId="{index}" hidden="1">{_escape(formula)}</{name_tag}>'
+        entry = f'<{name_tag} name="{name}" localSheetId="{index}" hidden="1">{_escape(formula)}</{name_tag}>'
         edited = _insert_in(self.text, "definedNames", self.prefix, entry)
         if edited is None:
             # No <definedNames> yet: it belongs after <sheets>, functionGroups and externalReferences.
@@ -671,7 +763,7 @@ class _WorkbookPart:
                 match.end()
                 for tag in ("sheets", "functionGroups", "externalReferences")
                 for match in re.finditer(
-                    rf"</{re.escape(_qualified(tag, self.prefix))}>|<{re.escape(_qualified(tag, self.prefix))}\b[^>]*/>",
+                    rf"</{re.escape(_qualified(tag, self.prefix))}\s*>|<{re.escape(_qualified(tag, self.prefix))}\b[^>]*/>",
                     self.text,
                 )
             ]
@@ -682,6 +774,33 @@ class _WorkbookPart:
             edited = f"{self.text[:at]}<{defined}>{entry}</{defined}>{self.text[at:]}"
         self.text = edited
 
+    def request_full_calc(self) -> None:
+        """Ask the office suite to recalculate on open: ``fullCalcOnLoad="1"`` on calcPr, nothing else."""
+        calc = _qualified("calcPr", self.prefix)
+        found = re.search(rf"<{re.escape(calc)}(?=[\s/>])([^>]*?)(/?)>", self.text)
+        if found is not None:
+            attrs = found.group(1)
+            flag = re.compile(r"""(\sfullCalcOnLoad\s*=\s*)(["'])[^"']*\2""")
+            if flag.search(attrs):
+                attrs = flag.sub(r"\g<1>\g<2>1\g<2>", attrs)
+            else:
+                attrs += ' fullCalcOnLoad="1"'
+            self.text = f"{self.text[: found.start()]}<{calc}{attrs}{found.group(2)}>{self.text[found.end() :]}"
+            return
+        # No calcPr yet: it goes right after the last of the elements the schema puts before it.
+        ends = [
+            match.end()
+            for tag in _BEFORE_CALC_PR
+            for match in re.finditer(
+                rf"</{re.escape(_qualified(tag, self.prefix))}\s*>|<{re.escape(_qualified(tag, self.prefix))}(?=[\s/])[^>]*/>",
+                self.text,
+            )
+        ]
+        if not ends:
+            raise _unbroken_error()
+        at = max(ends)
+        self.text = f'{self.text[:at]}<{calc} fullCalcOnLoad="1"/>{self.text[at:]}'
+
     def save(self) -> None:
         if self.text != self.original:
             self.package.write(self.part, self.text.encode("utf-8"))
@@ -689,21 +808,26 @@ class _WorkbookPart:
             self.package.write(self.rels_name, self.rels_text.encode("utf-8"))
 
 
-# --- the caseloop mark (custom document properties) --------------------------------------------
+# --- the old caseloop mark (custom document properties) --------------------------------------
 
 
 class _Marks:
-    """The ``caseloop:<title>`` custom document properties that say which tabs caseloop made."""
+    """The ``caseloop:<title>`` custom document properties that marked caseloop's tabs before issue 16.
+
+    They name a title, not a sheet, so they outlive the tab: a tab of that title is caseloop's
+    only if it still holds caseloop's content (see ``_carries_content``). Each tab caseloop
+    writes now gets the sheet-scoped name instead, and its old property is dropped.
+    """
 
     def __init__(self, package: _Package) -> None:
         self.package = package
-        self.root_rels = _read_rels(package, "")
-        custom = next((rel for rel in self.root_rels if rel.type == REL_CUSTOM and rel.part), None)
+        custom = next(
+            (rel for rel in _read_rels(package, "") if rel.type == REL_CUSTOM and rel.part), None
+        )
         self.part = custom.part if custom else None
         self.text: str | None = None
-        self.marks: dict[str, str] = {}  # folded title -> (title, kind)
+        self.marks: dict[str, str] = {}  # folded title -> kind
         self.titles: dict[str, str] = {}
-        self.other_pids: list[int] = []
         if self.part is None:
             return
         data = package.read(self.part)
@@ -720,77 +844,43 @@ class _Marks:
                 title = name[len(MARK_PREFIX) :]
                 self.marks[title.casefold()] = "".join(element.itertext()).strip()
                 self.titles[title.casefold()] = title
-            else:
-                pid = element.get("pid", "")
-                self.other_pids += [int(pid)] if pid.isdigit() else []
 
     def kind_of(self, title: str) -> str | None:
         return self.marks.get(title.casefold())
 
-    def save(self, wanted: dict[str, str], content_types: _ContentTypes) -> None:
-        """Write exactly the marks in ``wanted`` (title -> kind); leave the part alone if unchanged."""
-        current = {(self.titles[key], kind) for key, kind in self.marks.items()}
-        if current == set(wanted.items()):
-            return
-        pid = max([1, *self.other_pids])
-        properties = ""
-        for title, kind in wanted.items():
-            pid += 1
-            properties += (
-                f'<property fmtid="{CUSTOM_FMTID}" pid="{pid}" name="{_escape(MARK_PREFIX + title)}">'
-                f"<vt:lpwstr>{_escape(kind)}</vt:lpwstr></property>"
-            )
-        if self.text is None or self.part is None:
-            taken = self.package.has("docProps/custom.xml")
-            self.part = (
-                self.package.free_name("docProps/custom{}.xml") if taken else "docProps/custom.xml"
-            )
-            text = (
-                XML_DECLARATION
-                + f'<Properties xmlns="{NS_CUSTOM}" xmlns:vt="{NS_VT}">{properties}</Properties>'
-            )
-            self.package.write(self.part, text.encode("utf-8"))
-            content_types.set(self.part, CT_CUSTOM)
-            self._link_from_root()
+    def keep_only(self, titles: set[str]) -> None:
+        """Drop every old mark but those of ``titles`` (folded); the part is left alone if none go."""
+        if self.text is None or self.part is None or set(self.marks) <= titles:
             return
         root = _parse(self.text.encode("utf-8"), self.part)
         prefix = _prefix_of(root, NS_CUSTOM) or ""
         property_tag = _qualified("property", prefix)
 
         def drop(match: re.Match[str]) -> str:
-            return (
-                ""
-                if _attrs(match.group(1)).get("name", "").startswith(_escape(MARK_PREFIX))
-                else match.group(0)
+            name = _attrs(match.group(1)).get("name", "")
+            gone = name.startswith(_escape(MARK_PREFIX)) and (
+                _unescape(name[len(MARK_PREFIX) :]).casefold() not in titles
             )
+            return "" if gone else match.group(0)
 
         text = re.sub(
-            rf"<{re.escape(property_tag)}\b([^>]*)(?<!/)>.*?</{re.escape(property_tag)}>",
+            rf"<{re.escape(property_tag)}\b([^>]*?)(?:/>|(?<!/)>.*?</{re.escape(property_tag)}\s*>)",
             drop,
             self.text,
             flags=re.S,
         )
-        vt_prefix = _prefix_of(root, NS_VT)
-        if vt_prefix is None:
-            properties = properties.replace("<vt:lpwstr>", f'<vt:lpwstr xmlns:vt="{NS_VT}">')
-        elif vt_prefix != "vt":
-            properties = properties.replace("vt:lpwstr", _qualified("lpwstr", vt_prefix))
-        edited = _insert_in(text, "Properties", prefix, _with_prefix(properties, prefix))
-        if edited is None:
-            raise _unbroken_error()
-        self.package.write(self.part, edited.encode("utf-8"))
+        self.package.write(self.part, text.encode("utf-8"))
 
-    def _link_from_root(self) -> None:
-        name = _rels_name("")
-        text = _text(self.package.read(name) or b"", name)
-        ids = {rel.id for rel in self.root_rels}
-        n = len(ids) + 1
-        while f"rId{n}" in ids:
-            n += 1
-        entry = f'<Relationship Id="rId{n}" Type="{REL_CUSTOM}" Target="{self.part}"/>'
-        self.package.write(
-            name, text.replace("</Relationships>", entry + "</Relationships>").encode()
-        )
+
+def _unescape(value: str) -> str:
+    """An attribute value as read by a parser (the five predefined entities resolved)."""
+    return (
+        value.replace("&quot;", '"')
+        .replace("&apos;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+    )
 
 
 # --- public read-only questions --------------------------------------------------------------
@@ -802,15 +892,18 @@ def tab_names(original: bytes) -> list[str]:
 
 
 def generated_tabs(original: bytes) -> dict[str, str]:
-    """The tabs caseloop made, title -> kind ("status", "weekly"), for tabs that still exist."""
-    package = _Package(original)
-    marks = _Marks(package)
-    found = {}
-    for sheet in _WorkbookPart(package).sheets:
-        kind = marks.kind_of(sheet.name)
-        if kind is not None:
-            found[sheet.name] = kind
-    return found
+    """The tabs carrying caseloop's sheet-scoped mark, title -> kind ("status", "weekly").
+
+    Tabs marked only the old way (a custom property naming the title) are not listed: that mark
+    cannot tell caseloop's tab from a team's tab of the same name until its content is checked,
+    which ``splice_tabs`` does before writing over one (and then marks it the new way).
+    """
+    workbook = _WorkbookPart(_Package(original))
+    return {
+        sheet.name: workbook.marks[index]
+        for index, sheet in enumerate(workbook.sheets)
+        if index in workbook.marks
+    }
 
 
 # --- building the generated sheets with xlsxwriter -------------------------------------------
@@ -1027,6 +1120,24 @@ _STYLES_ORDER = (
 )
 
 
+def _style_entries(container: etree._Element | None, item_tag: str) -> list[tuple]:
+    """The entries of a styles list as Excel counts them: one per item or per AlternateContent.
+
+    Hancell wraps some fonts and formats in ``mc:AlternateContent`` (a Choice and a Fallback);
+    Excel takes one of the two, so the wrapper is one entry, and it is never reused for ours.
+    """
+    entries: list[tuple] = []
+    for position, child in enumerate(() if container is None else container):
+        if not isinstance(child.tag, str):
+            continue
+        name = etree.QName(child)
+        if name.namespace == NS_MAIN and name.localname == item_tag:
+            entries.append(_element_key(child))
+        elif name.localname == "AlternateContent":
+            entries.append(("AlternateContent", position))
+    return entries
+
+
 class _TeamStyles:
     """The team's styles.xml: entries are reused when identical and appended otherwise."""
 
@@ -1051,12 +1162,14 @@ class _TeamStyles:
         self.prefix = root.prefix or ""
         for list_tag, item_tag, _ in _STYLE_LISTS:
             container = root.find(f"{{{NS_MAIN}}}{list_tag}")
-            items = [] if container is None else container.findall(f"{{{NS_MAIN}}}{item_tag}")
-            self.entries[list_tag] = [_element_key(item) for item in items]
-            if list_tag == "fonts" and items:
-                self.fonts = self._font_defaults(items[0])
-        for element in root.iterfind(f"{{{NS_MAIN}}}numFmts/{{{NS_MAIN}}}numFmt"):
-            self.num_format_count += 1
+            self.entries[list_tag] = _style_entries(container, item_tag)
+            first_font = None if container is None else container.find(f".//{{{NS_MAIN}}}font")
+            if list_tag == "fonts" and first_font is not None:
+                self.fonts = self._font_defaults(first_font)
+        num_fmts = root.find(f"{{{NS_MAIN}}}numFmts")
+        self.num_format_count = len(_style_entries(num_fmts, "numFmt"))
+        # Ids inside an AlternateContent (Choice and Fallback alike) are taken too.
+        for element in [] if num_fmts is None else num_fmts.iter(f"{{{NS_MAIN}}}numFmt"):
             if element.get("numFmtId", "").isdigit():
                 self.num_format_ids.add(int(element.get("numFmtId", "0")))
                 self.num_formats.setdefault(
@@ -1085,11 +1198,7 @@ class _TeamStyles:
         xfs = generated.findall(f"{{{NS_MAIN}}}cellXfs/{{{NS_MAIN}}}xf")
         if self.text is None:
             # A workbook without a styles part (rare, from minimal generators): ours becomes it.
-            self.part = (
-                "xl/styles.xml"
-                if not self.package.has("xl/styles.xml")
-                else self.package.free_name("xl/styles{}.xml")
-            )
+            self.part = self.package.free_name(posixpath.join(self.workbook.folder, "styles{}.xml"))
             self.package.write(self.part, generated_styles)
             content_types.set(self.part, CT_STYLES)
             self.workbook.add_rel(REL_STYLES, self.part)
@@ -1166,10 +1275,16 @@ class _TeamStyles:
             match = re.search(rf"<{re.escape(_qualified(other, self.prefix))}(?=[\s/>])", text)
             if match:
                 return text[: match.start()] + block + text[match.start() :]
-        close = text.rfind(f"</{_qualified('styleSheet', self.prefix)}>")
-        if close < 0:
+        root = _qualified("styleSheet", self.prefix)
+        closes = list(re.finditer(rf"</{re.escape(root)}\s*>", text))
+        if closes:
+            close = closes[-1].start()
+            return text[:close] + block + text[close:]
+        # An empty <styleSheet .../>: open it up around the new list.
+        edited = _insert_in(text, "styleSheet", self.prefix, block)
+        if edited is None:
             raise _unbroken_error()
-        return text[:close] + block + text[close:]
+        return edited
 
 
 # --- the sheet part --------------------------------------------------------------------------
@@ -1195,6 +1310,196 @@ def _restyle_sheet(xml: bytes, xf_map: dict[int, int], text_may_mimic: bool) -> 
     parts = _CELL_STYLE_FAST.split(body)
     parts[1::2] = [b' s="' + table[index] + b'"' for index in parts[1::2]]
     return head + b"".join(parts)
+
+
+# --- the old mark's content check ----------------------------------------------------------------
+
+_SIGNATURE_ROWS = 200  # caseloop's header rows sit near the top; no need to read further
+
+
+def _signature(model: SheetModel) -> set[str]:
+    """The texts of the tab's first header-like row (three or more texts), e.g. Status's column names."""
+    for row in model.rows[1:_SIGNATURE_ROWS]:
+        texts = {cell.value for cell in row if isinstance(cell.value, str) and cell.value.strip()}
+        if len(texts) >= 3:
+            return texts
+    return set()
+
+
+def _carries_content(
+    package: _Package, workbook: _WorkbookPart, sheet_part: str, model: SheetModel
+) -> bool:
+    """Whether the sheet has a row holding every text of ``model``'s header row.
+
+    This is how an old custom-property mark is checked: a team's own tab that merely took the
+    title of a deleted caseloop tab (typed by hand, say) does not hold caseloop's header row.
+    """
+    wanted = _signature(model)
+    data = package.read(sheet_part)
+    if not wanted or data is None:
+        return False
+    rows: list[list[tuple[str, str]]] = []  # per row: (cell type, raw text)
+    try:
+        for _, row in etree.iterparse(
+            io.BytesIO(data), tag=f"{{{NS_MAIN}}}row", huge_tree=True, resolve_entities=False
+        ):
+            cells = []
+            for cell in row.iterfind(f"{{{NS_MAIN}}}c"):
+                kind = cell.get("t", "n")
+                if kind == "inlineStr":
+                    text = (
+                        "".join(cell.find(f"{{{NS_MAIN}}}is").itertext())
+                        if cell.find(f"{{{NS_MAIN}}}is") is not None
+                        else ""
+                    )
+                else:
+                    value = cell.find(f"{{{NS_MAIN}}}v")
+                    text = value.text or "" if value is not None else ""
+                cells.append((kind, text))
+            rows.append(cells)
+            row.clear()
+            if len(rows) >= _SIGNATURE_ROWS:
+                break
+    except etree.XMLSyntaxError:
+        return False
+    shared = _shared_strings(
+        package,
+        workbook,
+        {int(text) for row in rows for kind, text in row if kind == "s" and text.strip().isdigit()},
+    )
+    for row in rows:
+        texts = set()
+        for kind, text in row:
+            if kind == "s":
+                texts.add(shared.get(int(text), "") if text.strip().isdigit() else "")
+            elif kind in ("inlineStr", "str"):
+                texts.add(text)
+        if wanted <= texts:
+            return True
+    return False
+
+
+def _shared_strings(package: _Package, workbook: _WorkbookPart, wanted: set[int]) -> dict[int, str]:
+    """The shared strings at the ``wanted`` indices, reading the part only as far as needed."""
+    rel = workbook.rel_of(REL_SHARED_STRINGS)
+    data = package.read(rel.part) if rel and rel.part and wanted else None
+    found: dict[int, str] = {}
+    if data is None:
+        return found
+    last = max(wanted)
+    try:
+        for index, (_, item) in enumerate(
+            etree.iterparse(
+                io.BytesIO(data), tag=f"{{{NS_MAIN}}}si", huge_tree=True, resolve_entities=False
+            )
+        ):
+            if index in wanted:
+                # Phonetic runs (rPh) are not part of the text Excel shows.
+                found[index] = "".join(
+                    t.text or ""
+                    for t in item.iter(f"{{{NS_MAIN}}}t")
+                    if etree.QName(t.getparent()).localname != "rPh"
+                )
+            item.clear()
+            if index >= last:
+                break
+    except etree.XMLSyntaxError:
+        pass
+    return found
+
+
+# --- the check before committing ---------------------------------------------------------------
+
+
+def _package_facts(package: _Package) -> dict[str, set[tuple]]:
+    """What must survive a splice: relationships, content types, tabs and defined names."""
+    rels = set()
+    for key in package.names():
+        if key.endswith(".rels"):
+            for element in _parse(package.read(key) or b"", key).iter(
+                f"{{{NS_PKG_REL}}}Relationship"
+            ):
+                rels.add(
+                    (
+                        key,
+                        element.get("Id", ""),
+                        element.get("Type", ""),
+                        element.get("Target", ""),
+                        element.get("TargetMode", "Internal"),
+                    )
+                )
+    types = _parse(package.read(_ContentTypes.NAME) or b"", _ContentTypes.NAME)
+    defaults = {
+        ("Default", element.get("Extension", "").casefold(), element.get("ContentType", ""))
+        for element in types
+        if isinstance(element.tag, str) and etree.QName(element).localname == "Default"
+    }
+    overrides = {
+        (
+            "Override",
+            unquote(element.get("PartName", "")).casefold(),
+            element.get("ContentType", ""),
+        )
+        for element in types
+        if isinstance(element.tag, str) and etree.QName(element).localname == "Override"
+    }
+    workbook = _WorkbookPart(package)
+    root = _parse(package.read(workbook.part) or b"", workbook.part)
+    sheets = {
+        (
+            element.get("name", ""),
+            element.get("sheetId", ""),
+            element.get(f"{{{NS_DOC_REL}}}id", ""),
+        )
+        for element in root.iterfind(f"{{{NS_MAIN}}}sheets/{{{NS_MAIN}}}sheet")
+    }
+    return {
+        "relationship": rels,
+        "content type": defaults | overrides,
+        "tab": sheets,
+        "defined name": set(workbook.names),
+    }
+
+
+def _verify(
+    original: _Package,
+    result: bytes,
+    dropped_parts: set[str],
+    dropped_rels: set[tuple[str, str]],
+    own_names: set[tuple[str, str]],
+) -> None:
+    """Refuse the result unless everything of the original is still in it, but what caseloop replaced."""
+    try:
+        before, after = _package_facts(original), _package_facts(_Package(result))
+    except CaseloopError:
+        raise _lost("part", "of its parts") from None
+    for what, facts in before.items():
+        for fact in facts - after[what]:
+            if what == "relationship":
+                rels_part, rel_id = fact[0], fact[1]
+                folder, base = posixpath.split(rels_part)
+                source = posixpath.join(posixpath.dirname(folder), base.removesuffix(".rels"))
+                if rels_part in dropped_parts or source in dropped_parts:
+                    continue
+                if (rels_part, rel_id) in dropped_rels:
+                    continue
+                raise _lost(what, f"{rel_id} of {rels_part}")
+            if what == "content type" and fact[0] == "Override":
+                if fact[1].lstrip("/") in dropped_parts:
+                    continue
+                raise _lost(what, f"of {fact[1]}")
+            if what == "content type":
+                raise _lost(what, f"of .{fact[1]} files")
+            if what == "defined name" and (fact[0].casefold(), fact[1] or "") in own_names:
+                continue
+            raise _lost(what, f'"{fact[0]}"')
+
+
+def _lost(what: str, detail: str) -> CaseloopError:
+    return CaseloopError(
+        f"caseloop stopped before saving because the updated workbook would have lost the {what} "
+        f"{detail}, so nothing was written; please report this with the workbook's producer."
+    )
 
 
 # --- splicing --------------------------------------------------------------------------------
@@ -1237,7 +1542,7 @@ def _drop_calc_chain(
         return
     current = None
     for match in re.finditer(rb"<(?:[\w.-]+:)?c\b([^>]*)>", data):
-        found = re.search(rb'\bi="(\d+)"', match.group(1))
+        found = re.search(rb"""\bi\s*=\s*["'](\d+)["']""", match.group(1))
         current = int(found.group(1)) if found else current  # an entry without i repeats the last
         if current in sheet_ids:
             package.remove(rel.part)
@@ -1261,8 +1566,10 @@ def _remove_generated_parts(
         source = posixpath.join(posixpath.dirname(folder), base[: -len(".rels")])
         if source in ours:
             continue
-        for target in re.findall(rb'Target="([^"]*)"', package.read(key) or b""):
-            referenced.add(_resolve(source, target.decode("utf-8", "replace")).casefold())
+        # Parsed, not matched as text: attributes may be single-quoted or the part prefixed.
+        for rel in _read_rels(package, source):
+            if rel.part:
+                referenced.add(rel.part.casefold())
     kept: set[str] = set()
     for part in closure[1:]:
         if part.casefold() in referenced:
@@ -1283,13 +1590,19 @@ def _copy_generated(
     content_types: _ContentTypes,
     target_sheet: str,
     sheet_xml: bytes,
+    workbook_folder: str,
 ) -> None:
     """Put one generated sheet and every part it refers to into the team's package."""
     closure = _part_closure(generated, source_sheet)
     renamed = {source_sheet: target_sheet}
     taken: set[str] = {target_sheet.casefold()}
     for part in closure[1:]:
+        # xlsxwriter puts drawings and charts under xl/; the team's workbook part may live elsewhere.
         folder, base = posixpath.split(part)
+        folder = posixpath.normpath(
+            posixpath.join(workbook_folder or ".", posixpath.relpath(folder, "xl"))
+        )
+        folder = "" if folder == "." else folder
         stem, ext = posixpath.splitext(base)
         pattern = posixpath.join(folder, re.sub(r"\d+$", "", stem) + "{}" + ext)
         renamed[part] = package.free_name(pattern, taken)
@@ -1322,7 +1635,22 @@ def splice_tabs(original: bytes, tabs: list[SheetModel]) -> bytes:
     """The workbook ``original`` with ``tabs`` written into it; every other part is left as is.
 
     A tab caseloop made before is replaced where it stands; a new one is added after the last
-    tab. A tab of the same name (in any case) that caseloop did not make is refused.
+    tab. A tab is caseloop's when it carries caseloop's sheet-scoped name (``_caseloop_tab``),
+    which moves with the tab when it is renamed or moved and goes when it is deleted, in Excel
+    and in LibreOffice alike; an old custom-property mark counts only while the tab still holds
+    caseloop's header row. A tab of the same name (in any case) that is not caseloop's is refused.
+
+    A structure-locked workbook (Review > Protect Workbook) gets no new tab: Excel forbids adding
+    sheets there, so that is refused. Rewriting a tab caseloop made before is allowed there:
+    it adds, removes, renames, moves and hides no tab, which is all the lock protects.
+
+    When a team formula, defined name or chart reads one of the generated tabs, the workbook
+    asks the office suite to recalculate on open (``fullCalcOnLoad`` on ``calcPr``), so those
+    cells do not keep results computed from the old tab.
+
+    Before returning, the result is checked against the original: every relationship, content
+    type, tab and defined name must still be there (except what belonged to a replaced tab),
+    or nothing is returned.
     """
     if not tabs:
         return original
@@ -1332,7 +1660,7 @@ def splice_tabs(original: bytes, tabs: list[SheetModel]) -> bytes:
     package = _Package(original)
     content_types = _ContentTypes(package)
     workbook = _WorkbookPart(package)
-    marks = _Marks(package)
+    old_marks = _Marks(package)
     styles = _TeamStyles(package, workbook)
 
     plans: list[_Plan] = []
@@ -1343,16 +1671,24 @@ def splice_tabs(original: bytes, tabs: list[SheetModel]) -> bytes:
             plans.append(_Plan(tab, tab.title))
             continue
         index, sheet = found
-        if (
-            marks.kind_of(sheet.name) is None
-            or sheet.rel_type != REL_WORKSHEET
-            or sheet.part is None
-        ):
+        kind = workbook.mark_of(index)
+        if kind is None and sheet.part is not None and sheet.rel_type == REL_WORKSHEET:
+            old = old_marks.kind_of(sheet.name)
+            if old is not None and _carries_content(package, workbook, sheet.part, tab):
+                kind = old
+        if kind is None or sheet.rel_type != REL_WORKSHEET or sheet.part is None:
             raise _refusal(sheet.name, tab.kind)
-        if marks.kind_of(sheet.name) != tab.kind:
+        if kind != tab.kind:
             raise _other_kind(sheet.name, tab.kind)
         plans.append(_Plan(tab, sheet.name, index, sheet.part))
         replaced_ids.add(sheet.sheet_id)
+    new_tabs = [plan.title for plan in plans if plan.part is None]
+    if new_tabs and workbook.structure_locked:
+        raise RefusedError(
+            f"The workbook's structure is protected (Review > Protect Workbook), so caseloop cannot "
+            f'add the tab "{new_tabs[0]}"; unprotect the workbook structure in Excel and run again.'
+        )
+    recalculate = _team_reads_tabs(package, workbook, plans)
 
     built, mimic = _build(
         [(plan.title, plan.model) for plan in plans], styles.fonts, workbook.date_1904
@@ -1369,15 +1705,23 @@ def splice_tabs(original: bytes, tabs: list[SheetModel]) -> bytes:
             _remove_generated_parts(package, plan.part, content_types)
     _drop_calc_chain(package, workbook, replaced_ids, content_types)
 
+    sheet_pattern = posixpath.join(workbook.folder, "worksheets", "sheet{}.xml")
     for plan, generated_sheet in zip(plans, generated_book.sheets, strict=True):
         if plan.part is None:
-            plan.part = package.free_name("xl/worksheets/sheet{}.xml")
+            plan.part = package.free_name(sheet_pattern)
             package.write(plan.part, b"")  # reserve the name before the next tab picks one
             plan.index = workbook.add_sheet(plan.title, plan.part)
         source = generated_sheet.part or ""
         sheet_xml = _restyle_sheet(generated.read(source) or b"", xf_map, mimic)
         _copy_generated(
-            generated, generated_types, source, package, content_types, plan.part, sheet_xml
+            generated,
+            generated_types,
+            source,
+            package,
+            content_types,
+            plan.part,
+            sheet_xml,
+            workbook.folder,
         )
         content_types.set(plan.part, CT_WORKSHEET)
         filter_range = plan.model.auto_filter
@@ -1385,20 +1729,77 @@ def splice_tabs(original: bytes, tabs: list[SheetModel]) -> bytes:
         if filter_range is not None:
             formula = f"{_quoted_sheet(plan.title)}!{_cell(filter_range.first_row, filter_range.first_col)}:{_cell(filter_range.last_row, filter_range.last_col)}"
         workbook.set_filter_name(plan.index or 0, formula)
+        workbook.set_mark(plan.index or 0, plan.model.kind)
 
-    wanted = {}
-    for sheet in workbook.sheets:
-        kind = marks.kind_of(sheet.name)
-        if kind is not None:
-            wanted[sheet.name] = kind
-    for plan in plans:
-        wanted[plan.title] = plan.model.kind
-    marks.save(wanted, content_types)
+    # Old marks stay only for tabs that still exist and were not written now.
+    written = {plan.title.casefold() for plan in plans}
+    old_marks.keep_only({sheet.name.casefold() for sheet in workbook.sheets} - written)
+    if recalculate:
+        workbook.request_full_calc()
     styles.save()
     workbook.save()
     content_types.ensure_default("rels", "application/vnd.openxmlformats-package.relationships+xml")
     content_types.save()
-    return package.to_bytes()
+    result = package.to_bytes()
+    own_names = {
+        (name.casefold(), str(plan.index)) for plan in plans for name in (FILTER_NAME, MARK_NAME)
+    }
+    _verify(
+        _Package(original),
+        result,
+        package.dropped,
+        {(workbook.rels_name.casefold(), rel_id) for rel_id in workbook.removed_rels},
+        own_names,
+    )
+    return result
+
+
+def _team_reads_tabs(package: _Package, workbook: _WorkbookPart, plans: list[_Plan]) -> bool:
+    """Whether a team part (formula, defined name, chart...) refers to one of the generated tabs."""
+    needles = []
+    for plan in plans:
+        for title in {plan.title, plan.model.title}:
+            escaped = _escape(title).encode("utf-8")
+            quoted = _escape(title.replace("'", "''")).encode("utf-8")
+            needles += [escaped + b"!", b"'" + quoted + b"'!", b"&apos;" + quoted + b"&apos;!"]
+    pattern = re.compile(b"|".join(re.escape(n) for n in needles), re.IGNORECASE)
+    # The workbook's own names, without the ones caseloop keeps for its tabs.
+    indices = {str(plan.index) for plan in plans if plan.index is not None}
+    for name, local, value in workbook.names:
+        ours = (
+            name.casefold() in (FILTER_NAME.casefold(), MARK_NAME.casefold()) and local in indices
+        )
+        if not ours and pattern.search(_escape(value).encode("utf-8")):
+            return True
+    skip = {plan.part.casefold() for plan in plans if plan.part}
+    for plan in plans:
+        if plan.part:
+            skip |= {part.casefold() for part in _part_closure(package, plan.part)}
+    skip |= {workbook.part.casefold(), _ContentTypes.NAME.casefold()}
+    for key in sorted(package.names()):
+        if key in skip or not key.endswith(".xml") or key.startswith("docprops/"):
+            continue
+        if _stream_contains(package, key, pattern, max(len(n) for n in needles)):
+            return True
+    return False
+
+
+def _stream_contains(package: _Package, name: str, pattern: re.Pattern[bytes], width: int) -> bool:
+    """Whether member ``name`` contains ``pattern``, read in chunks so memory stays flat."""
+    info = package.original.get(name)
+    if info is None:
+        return False
+    tail = b""
+    try:
+        with package.zip.open(info) as stream:
+            while chunk := stream.read(1 << 20):
+                data = tail + chunk
+                if pattern.search(data):
+                    return True
+                tail = data[-width:]
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError):
+        raise _unbroken_error() from None
+    return False
 
 
 def _cell(row: int, col: int) -> str:
