@@ -1,7 +1,7 @@
 """Regenerate tests/corpus/files/: one team workbook per real producer, and manifest.json.
 
 Every workbook holds the same team content, as far as its producer can write it: a Cases tab
-(a merged title row, then a header and ten cases whose flags at NOW are known, see EXPECTED),
+(a merged title row, then a header and eleven cases whose flags at NOW are known, see EXPECTED),
 a Lists tab with the dropdown sources and the defined name ChannelList, a Summary tab with
 COUNTIF formulas (with cached results where the producer stores them), fills, merged cells, a
 comment, data validation, an Excel Table, and a chart or an image where the producer has one.
@@ -22,11 +22,16 @@ The generated files are committed, so the tests need none of the producers. To r
 Producers and how each file is made:
 - xlsxwriter (this venv): in process, ``xlsxwriter_book`` below; also the source that
   LibreOffice and Gnumeric open and save (so their files are written by their own filters).
-- openpyxl 3.1 (this venv) and old openpyxl (2.2 and 2.3 write ``ns0:`` / ``s:`` prefixed
-  parts): ``PYTHON producers/openpyxl_book.py OUT < book.json``.
-- pandas (this venv, openpyxl engine): ``DataFrame.to_excel`` per tab, then the dropdown,
-  comment and defined name through ``writer.book`` as a pandas user would.
-- SheetJS and exceljs: ``node producers/{sheetjs,exceljs}_book.js OUT < book.json``.
+  A second file uses the Mac 1904 date system with Opened At as plain serial numbers.
+- openpyxl 3.1 (this venv) and old openpyxl (2.2 writes ``ns0:`` prefixed relationships,
+  2.2 and 2.3 an ``s:`` prefixed workbook.xml): ``PYTHON producers/openpyxl_book.py OUT <
+  book.json``. A second 3.1 file is structure-locked (``lockStructure``): caseloop must refuse
+  it, since Excel forbids adding a tab there (manifest ``expect``).
+- pandas (this venv, openpyxl engine): ``DataFrame.to_excel`` per tab, the case tab as a
+  Chinese team names it (案例, Chinese headers), then the dropdown, comment and defined name
+  through ``writer.book`` as a pandas user would.
+- SheetJS and exceljs: ``node producers/{sheetjs,exceljs}_book.js OUT < book.json``; exceljs's
+  Table has a totals row.
 - LibreOffice: ``soffice --headless --convert-to xlsx`` (and ``xlsm:"Calc MS Excel 2007 VBA
   XML"``) of the xlsxwriter workbook.
 - Gnumeric: ``ssconvert --export-type=Gnumeric_Excel:xlsx2`` of the xlsxwriter workbook.
@@ -88,6 +93,9 @@ DATE_COLUMNS = [
     "Resolved At",
     "Deadline",
 ]
+
+
+ERROR = "#N/A"  # in a row: the producer writes a spreadsheet error cell, not text
 
 
 def ago(hours: float) -> str:
@@ -222,6 +230,16 @@ _CASES = [
             "Summary": "Old question",
         },
     ),
+    # A spreadsheet error (#N/A from a lookup) in a date column: the row cannot be judged.
+    _case(
+        "12345678911",
+        "INVALID",
+        Marketplace="US",
+        Category="Advertising",
+        Channel="Case",
+        Status="Open",
+        **{"Opened At": ago(6), "Last Reply At": ERROR, "Summary": "Reply time looked up"},
+    ),
     # A channel caseloop does not know: the row cannot be judged.
     _case(
         "12345678910",
@@ -238,7 +256,14 @@ EXPECTED = {row[0]: flag for flag, row in _CASES}
 for _row in ROWS:
     _row[-1] = f"team note for {_row[0]}"
 
-STATUS_COLUMN = "F"
+HEADERS_ZH = dict(
+    zip(
+        HEADERS,
+        "案例编号 站点 问题类型 联系渠道 优先级 状态 提交时间 最近跟进时间 首次回复时间 最近回复时间 "
+        "跟进次数 解决时间 截止时间 订单号 ASIN 货件编号 关联案例 负责人 问题描述 处理结果 团队备注".split(),
+        strict=True,
+    )
+)
 _statuses = [row[HEADERS.index("Status")] for row in ROWS]
 SUMMARY = [
     (label, f'=COUNTIF(Cases!$F$3:$F${2 + len(ROWS)},"{label}")', _statuses.count(label))
@@ -273,15 +298,23 @@ def _when(value: str) -> dt.datetime:
     return dt.datetime.strptime(value, "%Y-%m-%dT%H:%M:%S")
 
 
-def xlsxwriter_book(out: Path) -> str:
-    """The richest file: every feature, formulas with cached results, a chart and a picture."""
+def _serial_1904(value: str) -> float:
+    return (_when(value) - dt.datetime(1904, 1, 1)) / dt.timedelta(days=1)
+
+
+def xlsxwriter_book(out: Path, date_1904: bool = False) -> str:
+    """The richest file: every feature, formulas with cached results, a chart and a picture.
+
+    With ``date_1904`` the workbook uses the Mac 1904 date system, and Opened At holds plain
+    unformatted serial numbers in it, as an Excel 2008 for Mac team's log does.
+    """
     import io
 
     import xlsxwriter
 
     from rich_workbook import tiny_png
 
-    book = xlsxwriter.Workbook(str(out))
+    book = xlsxwriter.Workbook(str(out), {"date_1904": date_1904})
     title = book.add_format({"bold": True, "font_size": 14, "bg_color": "#FFF2CC"})
     stamp = book.add_format({"num_format": "yyyy-mm-dd hh:mm"})
     cases = book.add_worksheet("Cases")
@@ -306,6 +339,10 @@ def xlsxwriter_book(out: Path) -> str:
         for c, (name, value) in enumerate(zip(HEADERS, row, strict=True)):
             if value is None:
                 cases.write_blank(r, c, None)
+            elif value == ERROR:
+                cases.write_formula(r, c, "=NA()", None, ERROR)
+            elif date_1904 and name == "Opened At":
+                cases.write_number(r, c, _serial_1904(value))
             elif name in DATE_COLUMNS:
                 cases.write_datetime(r, c, _when(value), stamp)
             elif isinstance(value, str):
@@ -352,15 +389,18 @@ def pandas_book(out: Path) -> str:
 
     frame = pd.DataFrame(ROWS, columns=HEADERS)
     for name in DATE_COLUMNS:
-        frame[name] = pd.to_datetime(frame[name])
+        # Timestamps, and the error text, which openpyxl writes as an error cell.
+        frame[name] = frame[name].map(lambda v: pd.Timestamp(v) if v and v != ERROR else v)
+    # A Chinese team's log: the tab 案例 with Chinese headers (README, "The case log").
+    frame.columns = [HEADERS_ZH[h] for h in HEADERS]
     with pd.ExcelWriter(out, engine="openpyxl", datetime_format="yyyy-mm-dd hh:mm") as writer:
-        frame.to_excel(writer, sheet_name="Cases", index=False)
+        frame.to_excel(writer, sheet_name="案例", index=False)
         pd.DataFrame(LISTS[1:], columns=LISTS[0]).to_excel(writer, sheet_name="Lists", index=False)
         counts = pd.DataFrame(
             [(label, cached) for label, _, cached in SUMMARY], columns=["Status", "Cases"]
         )
         counts.to_excel(writer, sheet_name="Summary", index=False)
-        sheet = writer.sheets["Cases"]
+        sheet = writer.sheets["案例"]
         sheet.freeze_panes = "A2"
         sheet["A1"].comment = Comment(spec()["comment"], "Team lead")
         rule = DataValidation(type="list", formula1='"Open,Resolved,Closed"', allow_blank=True)
@@ -376,9 +416,12 @@ def _run(args: list[str], **kwargs: Any) -> subprocess.CompletedProcess:
     return subprocess.run(args, check=True, capture_output=True, timeout=300, **kwargs)
 
 
-def openpyxl_book(python: str, out: Path) -> str:
+def openpyxl_book(python: str, out: Path, *options: str) -> str:
     version = _run([python, "-c", "import openpyxl; print(openpyxl.__version__)"], text=True)
-    _run([python, str(PRODUCERS / "openpyxl_book.py"), str(out)], input=json.dumps(spec()).encode())
+    _run(
+        [python, str(PRODUCERS / "openpyxl_book.py"), str(out), *options],
+        input=json.dumps(spec()).encode(),
+    )
     return version.stdout.strip()
 
 
@@ -427,8 +470,8 @@ def main(argv: list[str] | None = None) -> int:
     manifest = json.loads(MANIFEST.read_text()) if MANIFEST.exists() else {"files": {}}
     made: dict[str, dict[str, str]] = {}
 
-    def record(path: Path, producer: str, version: str, how: str) -> None:
-        made[path.name] = {"producer": producer, "version": version, "how": how}
+    def record(path: Path, producer: str, version: str, how: str, **extra: str) -> None:
+        made[path.name] = {"producer": producer, "version": version, "how": how, **extra}
         print(f"{path.name}: {path.stat().st_size} bytes")
 
     with tempfile.TemporaryDirectory() as scratch_dir:
@@ -438,6 +481,17 @@ def main(argv: list[str] | None = None) -> int:
         target = FILES / f"xlsxwriter-{version}.xlsx"
         shutil.copy(source, target)
         record(target, "xlsxwriter", version, "xlsxwriter_book() in make_corpus.py")
+
+        out = scratch / "mac1904.xlsx"
+        xlsxwriter_book(out, date_1904=True)
+        target = FILES / f"xlsxwriter-{version}-1904.xlsx"
+        shutil.copy(out, target)
+        record(
+            target,
+            "xlsxwriter",
+            version,
+            "xlsxwriter_book(date_1904=True): 1904 date system, Opened At as plain serials",
+        )
 
         out = scratch / "pandas.xlsx"
         version = pandas_book(out)
@@ -451,6 +505,18 @@ def main(argv: list[str] | None = None) -> int:
             target = FILES / f"openpyxl-{version}.xlsx"
             shutil.copy(out, target)
             record(target, "openpyxl", version, "producers/openpyxl_book.py")
+
+        out = scratch / "locked.xlsx"
+        version = openpyxl_book(sys.executable, out, "--lock-structure")
+        target = FILES / f"openpyxl-{version}-locked.xlsx"
+        shutil.copy(out, target)
+        record(
+            target,
+            "openpyxl",
+            version,
+            "producers/openpyxl_book.py --lock-structure",
+            expect="refused: Excel forbids adding a tab to a structure-locked workbook",
+        )
 
         if args.node_modules and shutil.which("node"):
             for script, package in (("sheetjs_book.js", "xlsx"), ("exceljs_book.js", "exceljs")):

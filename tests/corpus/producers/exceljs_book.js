@@ -37,9 +37,20 @@ async function main() {
     ref: "A2",
     headerRow: true,
     style: { theme: "TableStyleLight9", showRowStripes: true },
-    columns: spec.headers.map((name) => ({ name })),
+    // A totals row, as a team adds one in Excel: a label and the sum of follow-ups.
+    totalsRow: true,
+    columns: spec.headers.map((name, c) =>
+      c === 0
+        ? { name, totalsRowLabel: "Total" }
+        : name === "Follow-ups"
+          ? { name, totalsRowFunction: "sum" }
+          : { name },
+    ),
     rows: spec.rows.map((row) =>
-      row.map((value, c) => (value !== null && dateColumns.has(spec.headers[c]) ? wallClock(value) : value)),
+      row.map((value, c) => {
+        if (value === "#N/A") return { formula: "NA()", result: { error: "#N/A" } };
+        return value !== null && dateColumns.has(spec.headers[c]) ? wallClock(value) : value;
+      }),
     ),
   });
   spec.headers.forEach((name, c) => {
@@ -47,7 +58,7 @@ async function main() {
   });
   cases.getColumn(1).width = 16;
   cases.getCell("A2").note = spec.comment;
-  for (let r = 3; r <= 50; r++) {
+  for (let r = 3; r < 3 + spec.rows.length; r++) {
     cases.getCell(`F${r}`).dataValidation = {
       type: "list",
       allowBlank: true,

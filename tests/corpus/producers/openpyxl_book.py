@@ -66,7 +66,9 @@ def main():
             if value is None:
                 continue
             cell = cases.cell(row=r, column=c)
-            if name in date_columns:
+            if value == "#N/A":
+                cell.value = value  # openpyxl writes an error code as an error cell
+            elif name in date_columns:
                 cell.value = dt.datetime.strptime(value, "%Y-%m-%dT%H:%M:%S")
                 cell.number_format = "yyyy-mm-dd hh:mm"
             else:
@@ -118,6 +120,10 @@ def main():
         chart.add_data(Reference(summary, min_col=2, min_row=2, max_row=4))
         chart.set_categories(Reference(summary, min_col=1, min_row=2, max_row=4))
         summary.add_chart(chart, "D2")
+    if "--lock-structure" in sys.argv[2:]:
+        from openpyxl.workbook.protection import WorkbookProtection
+
+        book.security = WorkbookProtection(lockStructure=True)
     book.save(out)
 
 

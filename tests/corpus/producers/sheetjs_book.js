@@ -23,7 +23,9 @@ spec.rows.forEach((row, i) => {
   row.forEach((value, c) => {
     if (value === null) return;
     const ref = XLSX.utils.encode_cell({ r: i + 2, c });
-    if (dateColumns.has(spec.headers[c])) {
+    if (value === "#N/A") {
+      cases[ref] = { t: "e", v: 0x2a }; // SheetJS's code for #N/A
+    } else if (dateColumns.has(spec.headers[c])) {
       cases[ref] = { t: "n", v: serial(value), z: "yyyy-mm-dd hh:mm" };
     } else if (typeof value === "number") {
       cases[ref] = { t: "n", v: value };
