@@ -14,7 +14,7 @@ from google.auth.exceptions import RefreshError, TransportError
 from gspread.exceptions import APIError
 from gspread.http_client import FileType, HTTPClient, ParamsType
 
-from ..errors import CaseloopError
+from ...errors import CaseloopError
 
 # Quota (429) and the transient server errors Google documents as safe to retry. Anything else
 # (400, 401, 403, 404) will not change by asking again.

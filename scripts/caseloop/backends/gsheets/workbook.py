@@ -17,10 +17,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import gspread
 from gspread.exceptions import APIError
 
-from ..errors import CaseloopError, RefusedError
-from ..model import Cell, CellValue, Chart, Range, SheetModel, Style
-from .base import CellError, Grid, WriteResult
-from .gsheets_http import RetryingHTTPClient
+from ...errors import CaseloopError, RefusedError
+from ...model import Cell, CellValue, Chart, Range, SheetModel, Style
+from ..base import CellError, Grid, WriteResult
+from .http_client import RetryingHTTPClient
 
 # Only the Sheets API: caseloop opens sheets by key and never needs Drive.
 SCOPES = ["https://www.googleapis.com/auth/spreadsheets"]
