@@ -58,8 +58,10 @@ class RetryingHTTPClient(HTTPClient):
     max_delay: ClassVar[float] = 32.0
     total_budget: ClassVar[float] = 70.0  # seconds of waiting plus answering, all tries
     request_timeout: ClassVar[float] = 60.0  # per attempt
-    sleep: ClassVar[Callable[[float], None]] = staticmethod(time.sleep)
-    clock: ClassVar[Callable[[], float]] = staticmethod(time.monotonic)
+    # Plain Callable, not ClassVar: staticmethod makes them plain functions on the instance,
+    # while a ClassVar Callable tells the type checker they would be bound to ``self``.
+    sleep: Callable[[float], None] = staticmethod(time.sleep)
+    clock: Callable[[], float] = staticmethod(time.monotonic)
 
     def __init__(self, auth: Any, session: requests.Session | None = None) -> None:
         super().__init__(auth, session)
