@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from caseloop.backends.gsheets_http import RetryingHTTPClient
+from caseloop.backends.gsheets import RetryingHTTPClient
 
 GOOGLE = "https://sheets.googleapis.com"
 

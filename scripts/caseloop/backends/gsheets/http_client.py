@@ -14,7 +14,7 @@ from google.auth.exceptions import RefreshError, TransportError
 from gspread.exceptions import APIError
 from gspread.http_client import FileType, HTTPClient, ParamsType
 
-from ..errors import CaseloopError
+from ...errors import CaseloopError
 
 # Quota (429) and the transient server errors Google documents as safe to retry. Anything else
 # (400, 401, 403, 404) will not change by asking again.
@@ -58,8 +58,10 @@ class RetryingHTTPClient(HTTPClient):
     max_delay: ClassVar[float] = 32.0
     total_budget: ClassVar[float] = 70.0  # seconds of waiting plus answering, all tries
     request_timeout: ClassVar[float] = 60.0  # per attempt
-    sleep: ClassVar[Callable[[float], None]] = staticmethod(time.sleep)
-    clock: ClassVar[Callable[[], float]] = staticmethod(time.monotonic)
+    # Plain Callable, not ClassVar: staticmethod makes them plain functions on the instance,
+    # while a ClassVar Callable tells the type checker they would be bound to ``self``.
+    sleep: Callable[[float], None] = staticmethod(time.sleep)
+    clock: Callable[[], float] = staticmethod(time.monotonic)
 
     def __init__(self, auth: Any, session: requests.Session | None = None) -> None:
         super().__init__(auth, session)

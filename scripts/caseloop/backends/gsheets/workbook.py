@@ -1,0 +1,183 @@
+"""A Google Sheet as a caseloop workbook: one metadata GET, one values GET, one batchUpdate."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import gspread
+from gspread.exceptions import APIError
+
+from ...errors import CaseloopError
+from ...model import SheetModel
+from ..base import Grid, WriteResult
+from .api_errors import api_failure
+from .auth import LoadedCredentials, load_credentials
+from .batch import write_requests
+from .cells import read_value
+from .http_client import RetryingHTTPClient
+
+_URL_KEY = re.compile(r"^https?://docs\.google\.com/spreadsheets/(?:u/\d+/)?d/([A-Za-z0-9_-]+)")
+_PREFIX = "gsheet:"
+
+
+# --- where the log is -------------------------------------------------------------------------
+
+
+def spreadsheet_key(log: str) -> str:
+    """The spreadsheet key in a Google Sheets URL or ``gsheet:KEY``."""
+    log = log.strip()
+    if log.startswith(_PREFIX):
+        key = log[len(_PREFIX) :].strip()
+        if re.fullmatch(r"[A-Za-z0-9_-]+", key):
+            return key
+    elif match := _URL_KEY.match(log):
+        return match.group(1)
+    raise CaseloopError(
+        f"{log!r} is not a Google Sheets address; use https://docs.google.com/spreadsheets/d/KEY/… "
+        "or gsheet:KEY."
+    )
+
+
+# --- opening ----------------------------------------------------------------------------------
+
+
+def open_google_workbook(
+    log: str,
+    credentials: str | None = None,
+    *,
+    http_client: type[gspread.HTTPClient] | None = None,
+    credentials_object: Any = None,
+) -> GoogleWorkbook:
+    """Open the Google Sheet ``log`` with one metadata request.
+
+    ``credentials`` is the --credentials path. ``credentials_object`` (google-auth credentials)
+    takes over the transport when given: no file is then looked for, and a ``credentials`` file
+    named too is read only for the service account's e-mail and the permission warning.
+    """
+    key = spreadsheet_key(log)
+    if credentials_object is not None:
+        if credentials:
+            loaded = load_credentials(credentials, build=False)
+        else:
+            loaded = LoadedCredentials(credentials=None, path=None)
+        loaded.credentials = credentials_object
+    else:
+        loaded = load_credentials(credentials)
+    client = gspread.Client(auth=loaded.credentials, http_client=http_client or RetryingHTTPClient)
+    workbook = GoogleWorkbook(key, client, loaded)
+    workbook.refresh_metadata()
+    return workbook
+
+
+class GoogleWorkbook:
+    """A Google Sheet through gspread: one metadata GET, one values GET, one batchUpdate."""
+
+    def __init__(self, key: str, client: gspread.Client, loaded: LoadedCredentials) -> None:
+        self.key = key
+        self.location = f"https://docs.google.com/spreadsheets/d/{key}"
+        self._http = client.http_client
+        self._service_account_email = loaded.service_account_email
+        self.credential_warnings: list[str] = list(loaded.warnings)
+        self._metadata: dict[str, Any] | None = None
+        self._calls = 0  # logical API calls, for clients that do not count their own attempts
+
+    # reading
+
+    @property
+    def requests_made(self) -> int:
+        """HTTP requests this workbook has sent so far, retries included."""
+        return getattr(self._http, "requests_sent", self._calls)
+
+    @property
+    def timezone(self) -> str | None:
+        return self.metadata["properties"].get("timeZone")
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        """The spreadsheet's metadata as last fetched or returned by our own batchUpdate."""
+        if self._metadata is None:
+            self.refresh_metadata()
+        assert self._metadata is not None
+        return self._metadata
+
+    def refresh_metadata(self) -> None:
+        self._calls += 1
+        try:
+            self._metadata = dict(self._http.fetch_sheet_metadata(self.key))
+        except APIError as error:
+            raise self._api_failure(error, writing=False) from None
+
+    def _sheets(self) -> list[dict[str, Any]]:
+        return sorted(
+            self.metadata.get("sheets", []), key=lambda s: s["properties"].get("index", 0)
+        )
+
+    def tab_names(self) -> list[str]:
+        return [sheet["properties"]["title"] for sheet in self._sheets()]
+
+    def read_tab(self, title: str) -> Grid:
+        names = self.tab_names()
+        if title not in names:
+            raise CaseloopError(
+                f'The Google Sheet has no tab "{title}" (its tabs: {", ".join(names)}).'
+            )
+        self._calls += 1
+        try:
+            answer = self._http.values_get(
+                self.key,
+                _quoted_title(title),
+                params={
+                    # Unformatted values keep numbers numbers and dates serials; the formatted
+                    # text would depend on each cell's display format and the sheet's locale.
+                    "valueRenderOption": "UNFORMATTED_VALUE",
+                    "dateTimeRenderOption": "SERIAL_NUMBER",
+                    "majorDimension": "ROWS",
+                },
+            )
+        except APIError as error:
+            raise self._api_failure(error, writing=False) from None
+        rows = [[read_value(v) for v in row] for row in answer.get("values", [])]
+        width = max((len(row) for row in rows), default=0)
+        for row in rows:
+            row.extend([None] * (width - len(row)))
+        return Grid(title=title, rows=rows, timezone=self.timezone, dates_as_serials=True)
+
+    # writing
+
+    def write_tabs(self, tabs: list[SheetModel]) -> WriteResult:
+        """Replace or create every tab of ``tabs`` in one atomic batchUpdate."""
+        requests = write_requests(tabs, self.metadata.get("sheets", []), self.timezone)
+        body = {
+            "requests": requests,
+            # The answer carries the new metadata (sheet ids, chart ids) so a later write in the
+            # same run needs no extra GET.
+            "includeSpreadsheetInResponse": True,
+            "responseIncludeGridData": False,
+        }
+        self._calls += 1
+        try:
+            answer = self._http.batch_update(self.key, body)
+        except APIError as error:
+            raise self._api_failure(error, writing=True) from None
+        self._metadata = answer.get("updatedSpreadsheet")
+        return WriteResult(
+            target=self.location,
+            tabs=[model.title for model in tabs],
+            requests=self.requests_made,
+            details={
+                "batch_requests": len(requests),
+                "retries": getattr(self._http, "retries", 0),
+            },
+        )
+
+    # errors
+
+    def _api_failure(self, error: APIError, *, writing: bool) -> CaseloopError:
+        return api_failure(
+            error, key=self.key, account_email=self._service_account_email, writing=writing
+        )
+
+
+def _quoted_title(title: str) -> str:
+    return "'" + title.replace("'", "''") + "'"
