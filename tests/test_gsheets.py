@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -274,7 +273,6 @@ def test_values_go_as_typed_cells_never_formulas(fake_sheets: FakeSheetsServer) 
 @pytest.mark.parametrize("cases", [10, 5000])
 def test_a_sync_costs_at_most_four_requests(fake_sheets: FakeSheetsServer, cases: int) -> None:
     seed(fake_sheets, cases=cases)
-    started = time.monotonic()
 
     workbook = open_fake(fake_sheets)
     grid = workbook.read_tab("Cases")
@@ -286,7 +284,6 @@ def test_a_sync_costs_at_most_four_requests(fake_sheets: FakeSheetsServer, cases
     assert fake_sheets.book(KEY).sheet("Status").used_size() == (cases + 1, 6)
     # Formats travel as a few blocks, not once per cell: the batch does not grow with the rows.
     assert result.details["batch_requests"] < 40
-    assert time.monotonic() - started < 10
 
 
 def test_second_run_replaces_the_tab_whole(fake_sheets: FakeSheetsServer) -> None:
