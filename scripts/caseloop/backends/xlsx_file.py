@@ -109,6 +109,8 @@ def real_path(path: Path | str) -> Path:
 
 
 def _pid_alive(pid: int) -> bool:
+    if os.name == "nt":
+        return True  # os.kill(pid, 0) would end that process on Windows: the lock's age decides
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -330,11 +332,14 @@ def _keep_ownership(new: Path, target: Path, original: os.stat_result) -> None:
                 raise
             owner = _name(original.st_uid, "user")
             group = _name(original.st_gid, "group")
+            who = f"{owner}:{group}"
+            if who != f"{original.st_uid}:{original.st_gid}":
+                who += f" ({original.st_uid}:{original.st_gid})"
             raise RefusedError(
-                f"{target} belongs to {owner}:{group} ({original.st_uid}:{original.st_gid}) "
-                f"and caseloop, running as {_name(os.geteuid(), 'user')}, cannot keep it so "
-                f"when it replaces the file; run caseloop as {owner} (in group {group}), or "
-                "write a copy with --output; the workbook was left as it was."
+                f"{target} belongs to {who} and caseloop, running as "
+                f"{_name(os.geteuid(), 'user')}, cannot give the new version that owner and "
+                f"group; run caseloop as {owner} (in group {group}), or write a copy with "
+                "--output; the workbook was left as it was."
             ) from None
     acl = None
     with contextlib.suppress(OSError, AttributeError):
