@@ -43,14 +43,15 @@ GENERATED = dt.datetime(2026, 11, 20, 18, 5)
 # workbook is known byte for byte in advance; KILL_AT names a point where the child SIGKILLs
 # itself (a kill at an exact moment, which a timer from outside cannot hit reliably).
 CHILD = """
-import datetime as dt, os, shutil, signal, sys
+import datetime as dt, os, signal, sys, time
 import caseloop.engine
 import caseloop.backends.xlsx_file as xlsx_file
 from caseloop.cli import main
 
 caseloop.engine.generated_at = lambda settings: dt.datetime(2026, 11, 20, 18, 5)
 point = os.environ.get("KILL_AT", "")
-real_fsync, real_replace, real_copy2 = os.fsync, os.replace, shutil.copy2
+pause_step, _, pause_s = os.environ.get("PAUSE_AT", "").partition(":")
+real_replace = os.replace
 
 def die():
     os.kill(os.getpid(), signal.SIGKILL)
@@ -58,11 +59,11 @@ def die():
 def fsync(fd):  # the temp file is written, not yet on disk
     die()
 
-def copy2(src, dst, **kwargs):  # half the backup is copied
-    data = open(src, "rb").read()
-    with open(dst, "wb") as handle:
-        handle.write(data[: len(data) // 2])
-    die()
+def step(name, where):
+    if name == pause_step:
+        time.sleep(float(pause_s))
+    if point == "backup" and name == "backup-copying":  # the first block of the backup copied
+        die()
 
 def replace(src, dst):  # everything ready, the rename not done
     if os.path.basename(dst).endswith(".xlsx") and ".caseloop-backup" not in str(dst):
@@ -72,10 +73,10 @@ def replace(src, dst):  # everything ready, the rename not done
 def after_rename(folder):  # the new file is in place, the folder not yet synced
     die()
 
+xlsx_file.on_step = step
+xlsx_file.COPY_CHUNK = 4096  # so a kill during the backup leaves half a copy
 if point == "temp-write":
     os.fsync = fsync
-elif point == "backup":
-    shutil.copy2 = copy2
 elif point == "rename":
     os.replace = replace
 elif point == "after-rename":
@@ -124,7 +125,6 @@ def kill(child: subprocess.Popen[str]) -> None:
 def pinned_clock(monkeypatch: pytest.MonkeyPatch) -> None:
     """In this process too, the generated tab says the same "generated at" as the children."""
     monkeypatch.setattr(caseloop.engine, "generated_at", lambda settings: GENERATED)
-    monkeypatch.delenv("CASELOOP_TEST_PAUSE_BEFORE_RENAME", raising=False)
 
 
 @pytest.fixture
@@ -147,14 +147,13 @@ def versions(tmp_path: Path, pinned_clock: None) -> tuple[Path, bytes, bytes]:
 
 
 def assert_next_sync_cleans_up(log: Path, old: bytes) -> None:
+    for lock in log.parent.glob(".~caseloop-*.lock"):
+        if lock.read_text() == "":
+            # Killed between creating the lock and writing into it: such a lock is only taken
+            # over once it is a minute old (it might be one being written this instant), and
+            # the next run would wait that minute.
+            os.utime(lock, (time.time() - 120, time.time() - 120))
     result = run("sync", log, "--now", NOW_TEXT)
-    if result.exit_code == 2 and "Another caseloop sync" in result.stderr:
-        # Killed between creating the lock and writing its pid into it: such a lock is only
-        # taken over once it is a minute old (it might be one being written this instant).
-        lock = next(log.parent.glob(".~caseloop-*.lock"))
-        assert lock.read_text() == ""
-        os.utime(lock, (time.time() - 120, time.time() - 120))
-        result = run("sync", log, "--now", NOW_TEXT)
     assert result.exit_code == 0, result.output
     assert leftovers(log.parent) == []
     assert_only_caseloop_parts_changed(old, log.read_bytes())
@@ -180,7 +179,7 @@ def test_a_sync_killed_at_each_step_leaves_the_old_or_the_new_workbook(
 ) -> None:
     log, old, new = versions
     if point == "pause":
-        child = start_sync(log, CASELOOP_TEST_PAUSE_BEFORE_RENAME="30")
+        child = start_sync(log, PAUSE_AT="before-rename:30")
         wait_for_temp(log.parent, child)
         kill(child)
     else:
@@ -218,7 +217,7 @@ def test_syncs_killed_after_random_delays_leave_old_or_new(
 
 def test_a_save_during_the_write_is_never_overwritten(tmp_path: Path, pinned_clock: None) -> None:
     log = write_xlsx(tmp_path / "case_log.xlsx", [case() for _ in range(20)])
-    child = start_sync(log, CASELOOP_TEST_PAUSE_BEFORE_RENAME="1")
+    child = start_sync(log, PAUSE_AT="temp-written:1")
     wait_for_temp(tmp_path, child)
     # Someone saves in Excel meanwhile: a new file renamed over the old one.
     theirs = write_xlsx(tmp_path / "saved-by-excel.xlsx", [case() for _ in range(21)])
@@ -249,33 +248,37 @@ def test_a_save_between_reading_and_writing_is_refused(tmp_path: Path) -> None:
     assert leftovers(tmp_path) == []
 
 
-def test_two_syncs_at_once_one_refuses_and_nothing_interleaves(
+def backups_of(log: Path) -> list[bytes]:
+    """The backups of ``log``, oldest first (caseloop's names end in a sequence number)."""
+    found = (log.parent / ".caseloop-backup").glob(f"{log.stem}-*Z-*{log.suffix}")
+    return [p.read_bytes() for p in sorted(found, key=lambda p: int(p.stem.rsplit("-", 1)[1]))]
+
+
+def test_a_second_sync_waits_for_the_first_and_both_write(
     versions: tuple[Path, bytes, bytes],
 ) -> None:
     log, old, new = versions
-    first = start_sync(log, CASELOOP_TEST_PAUSE_BEFORE_RENAME="3")
+    first = start_sync(log, PAUSE_AT="temp-written:3")
     wait_for_temp(log.parent, first)  # the first holds the lock now
     second = start_sync(log)
-    _, second_err = second.communicate(timeout=60)
-    _, first_err = first.communicate(timeout=60)
-    assert (first.returncode, second.returncode) == (0, 2), (first_err, second_err)
-    assert "Another caseloop sync is running on" in second_err
-    assert "wait for it to finish and run again" in second_err
-    assert log.read_bytes() == new
+    second_out, second_err = second.communicate(timeout=60)
+    first_out, first_err = first.communicate(timeout=60)
+    assert (first.returncode, second.returncode) == (0, 0), (first_err, second_err)
+    assert "Wrote 'Status'" in first_out and "Wrote 'Status'" in second_out
+    # One after the other: the second read what the first wrote, and backed that up.
+    assert backups_of(log) == [old, new]
+    assert_only_caseloop_parts_changed(old, log.read_bytes())
     assert leftovers(log.parent) == []
 
 
 def test_two_syncs_started_together_never_interleave(versions: tuple[Path, bytes, bytes]) -> None:
     log, old, new = versions
-    pause = {"CASELOOP_TEST_PAUSE_BEFORE_RENAME": "1"}
+    pause = {"PAUSE_AT": "before-rename:1"}
     children = [start_sync(log, **pause), start_sync(log, **pause)]
     outcomes = [(child.communicate(timeout=60)[1], child.returncode) for child in children]
-    codes = sorted(code for _, code in outcomes)
-    assert codes in ([0, 2], [0, 0]), outcomes
-    for stderr, code in outcomes:
-        if code == 2:  # refused by our lock, or because the other one's save came first
-            assert "Another caseloop sync" in stderr or "changed since caseloop read it" in stderr
-    assert log.read_bytes() == new
+    assert [code for _, code in outcomes] == [0, 0], outcomes
+    assert backups_of(log) == [old, new]
+    assert_only_caseloop_parts_changed(old, log.read_bytes())
     assert leftovers(log.parent) == []
 
 
@@ -300,9 +303,7 @@ def test_a_full_disk_leaves_the_workbook_and_no_temp_file(
                 before = folder_state(folder)
                 result = run("sync", log, "--now", NOW_TEXT)
                 assert_one_sentence(result, "the disk is full; the workbook was left as it was")
-                assert folder_state(folder) == before | (
-                    {".caseloop-backup": None} if stage == "backup" else {}
-                ), stage
+                assert folder_state(folder) == before, stage
         except OSError as error:
             pytest.skip(f"cannot mount a tmpfs here: {error}")
 

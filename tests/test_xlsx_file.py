@@ -2,17 +2,29 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import errno
 import os
 import signal
+import socket
+import struct
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from caseloop.backends.xlsx_file import BACKUP_FOLDER, commit_workbook, fingerprint
+import caseloop.backends.xlsx_file as xlsx_file
+from caseloop.backends.xlsx_file import (
+    BACKUP_FOLDER,
+    CaseloopLock,
+    commit_workbook,
+    fingerprint,
+)
 from caseloop.errors import CaseloopError, RefusedError
 
 OLD = b"PK old version of the team's workbook"
@@ -165,20 +177,134 @@ def test_full_disk_is_one_sentence_and_leaves_the_file(tmp_path: Path) -> None:
         subprocess.run(["umount", str(folder)], check=False)
 
 
-def test_a_running_sync_holds_the_file(workbook: Path) -> None:
-    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
-    try:
-        (workbook.parent / ".~caseloop-team.xlsx.lock").write_text(str(other.pid))
-        with pytest.raises(RefusedError, match="Another caseloop sync is running on .*team.xlsx"):
-            commit_workbook(workbook, NEW, read_fingerprint=fingerprint(workbook))
-        assert workbook.read_bytes() == OLD
-    finally:
-        other.kill()
-        other.wait()
-    # Once that process is gone, its lock is stale and is taken over.
+@pytest.fixture
+def short_wait(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Wait for another run's lock a moment, not the two minutes a real run waits."""
+    monkeypatch.setattr(xlsx_file, "LOCK_WAIT_S", 0.6)
+    monkeypatch.setattr(xlsx_file, "LOCK_POLL_S", 0.05)
+
+
+def write_lock(workbook: Path, pid: int, host: str, age_s: float = 0, legacy: bool = False) -> Path:
+    lock = workbook.with_name(f".~caseloop-{workbook.name}.lock")
+    if legacy:  # what caseloop wrote before locks carried a host and a time
+        lock.write_text(str(pid))
+    else:
+        lock.write_text(f'{{"pid": {pid}, "host": "{host}", "since": "2026-11-17T08:00:00Z"}}')
+    then = time.time() - age_s
+    os.utime(lock, (then, then))
+    return lock
+
+
+@pytest.fixture
+def live_process() -> Iterator[int]:
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    yield other.pid
+    other.kill()
+    other.wait()
+
+
+def test_a_running_sync_holds_the_file(workbook: Path, short_wait: None, live_process: int) -> None:
+    write_lock(workbook, live_process, socket.gethostname())
+    with pytest.raises(RefusedError) as refused:
+        commit_workbook(workbook, NEW, read_fingerprint=fingerprint(workbook))
+    message = str(refused.value)
+    assert "Another caseloop run holds" in message and "team.xlsx" in message
+    assert f"process {live_process} on {socket.gethostname()}" in message
+    assert "saved" not in message, "caseloop's own run is never blamed on a colleague"
+    assert workbook.read_bytes() == OLD
+
+
+def test_a_lock_whose_process_died_is_taken_over(workbook: Path, short_wait: None) -> None:
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    write_lock(workbook, dead.pid, socket.gethostname())
     commit_workbook(workbook, NEW, read_fingerprint=fingerprint(workbook))
     assert workbook.read_bytes() == NEW
     assert leftovers(workbook.parent) == []
+
+
+@pytest.mark.parametrize("legacy", [False, True])
+def test_an_old_lock_naming_a_reused_pid_is_stale(
+    workbook: Path, short_wait: None, live_process: int, legacy: bool
+) -> None:
+    # Three days old, and its pid now belongs to some other live process (a `sleep`).
+    write_lock(workbook, live_process, socket.gethostname(), age_s=3 * 86400, legacy=legacy)
+    commit_workbook(workbook, NEW, read_fingerprint=fingerprint(workbook))
+    assert workbook.read_bytes() == NEW
+    assert leftovers(workbook.parent) == []
+
+
+def test_a_fresh_lock_of_another_host_is_respected_until_it_is_old(
+    workbook: Path, short_wait: None
+) -> None:
+    # Its pid means nothing here (the process runs on another computer sharing the folder).
+    lock = write_lock(workbook, 999_999_999, "another-computer", age_s=60)
+    with pytest.raises(RefusedError, match="process 999999999 on another-computer"):
+        commit_workbook(workbook, NEW, read_fingerprint=fingerprint(workbook))
+    assert workbook.read_bytes() == OLD and lock.exists()
+    three_hours_ago = time.time() - 3 * 3600
+    os.utime(lock, (three_hours_ago, three_hours_ago))
+    commit_workbook(workbook, NEW, read_fingerprint=fingerprint(workbook))
+    assert workbook.read_bytes() == NEW
+
+
+def test_the_lock_says_who_holds_it_and_is_removed_after(workbook: Path) -> None:
+    lock = CaseloopLock(workbook).acquire()
+    text = lock.path.read_text()
+    assert str(os.getpid()) in text and socket.gethostname() in text
+    assert lock.path.name == ".~caseloop-team.xlsx.lock"
+    lock.release()
+    assert leftovers(workbook.parent) == []
+
+
+def test_a_waiting_run_gets_the_lock_once_it_is_released(workbook: Path) -> None:
+    first = CaseloopLock(workbook).acquire()
+    releaser = threading.Timer(0.5, first.release)
+    releaser.start()
+    try:
+        second = CaseloopLock(workbook).acquire()  # waits, then holds it
+        assert second.held
+        commit_workbook(workbook, NEW, read_fingerprint=fingerprint(workbook), lock=second)
+        second.release()
+    finally:
+        releaser.join()
+    assert workbook.read_bytes() == NEW
+    assert leftovers(workbook.parent) == []
+
+
+def test_a_lock_that_cannot_be_written_leaves_no_empty_lock(
+    workbook: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_write = os.write
+
+    def full_disk(descriptor: int, data: bytes) -> int:
+        if b'"host"' in bytes(data):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(descriptor, data)
+
+    monkeypatch.setattr(os, "write", full_disk)
+    with pytest.raises(CaseloopError, match="the disk is full; the workbook was left as it was"):
+        commit_workbook(workbook, NEW, read_fingerprint=fingerprint(workbook))
+    assert leftovers(workbook.parent) == [], "no 0-byte lock is left to block the next run"
+    monkeypatch.setattr(os, "write", real_write)
+    commit_workbook(workbook, NEW, read_fingerprint=fingerprint(workbook))
+    assert workbook.read_bytes() == NEW
+
+
+def test_a_lock_that_cannot_be_created_is_one_sentence(
+    workbook: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_open = os.open
+
+    def no_inodes_left(path: Any, flags: int, *args: Any, **kwargs: Any) -> int:
+        if str(path).endswith(".lock"):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", no_inodes_left)
+    with pytest.raises(CaseloopError, match="the disk is full"):
+        commit_workbook(workbook, NEW, read_fingerprint=fingerprint(workbook))
+    assert workbook.read_bytes() == OLD and leftovers(workbook.parent) == []
 
 
 def test_stale_temp_files_are_cleaned_up(workbook: Path) -> None:
@@ -196,9 +322,11 @@ def test_stale_temp_files_are_cleaned_up(workbook: Path) -> None:
 
 
 KILLED_SYNC = """
-import sys
+import sys, time
 from pathlib import Path
+import caseloop.backends.xlsx_file as xlsx_file
 from caseloop.backends.xlsx_file import commit_workbook, fingerprint
+xlsx_file.on_step = lambda step, where: time.sleep(30) if step == "before-rename" else None
 path = Path(sys.argv[1])
 commit_workbook(path, b"PK never finished", read_fingerprint=fingerprint(path))
 """
@@ -206,8 +334,7 @@ commit_workbook(path, b"PK never finished", read_fingerprint=fingerprint(path))
 
 def test_a_sync_killed_before_the_rename_leaves_the_original(workbook: Path) -> None:
     folder = workbook.parent
-    env = {**os.environ, "CASELOOP_TEST_PAUSE_BEFORE_RENAME": "30"}
-    sync = subprocess.Popen([sys.executable, "-c", KILLED_SYNC, str(workbook)], env=env)
+    sync = subprocess.Popen([sys.executable, "-c", KILLED_SYNC, str(workbook)])
     try:
         deadline = time.monotonic() + 20
         while not any(name.startswith(".~caseloop-tmp-") for name in leftovers(folder)):
@@ -218,7 +345,208 @@ def test_a_sync_killed_before_the_rename_leaves_the_original(workbook: Path) -> 
         sync.send_signal(signal.SIGKILL)
         sync.wait()
     assert workbook.read_bytes() == OLD
-    assert len(leftovers(folder)) == 2  # its lock and its temp file
+    assert len(leftovers(folder)) == 2  # its lock and its temp file (the backup is in its folder)
     commit_workbook(workbook, NEW, read_fingerprint=fingerprint(workbook))
     assert workbook.read_bytes() == NEW
     assert leftovers(folder) == []
+
+
+# --- the order of a commit: back up, check, rename (a colleague's save is never lost) ---------
+
+STEPS = ["temp-written", "backup-copying", "backup-written", "before-rename"]
+
+
+def test_the_steps_run_in_order_back_up_then_check_then_rename(
+    workbook: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reached: list[str] = []
+
+    def note(step: str, where: Path) -> None:
+        # What is on disk at each step says what has been done so far.
+        reached.append(step)
+        backups = list((workbook.parent / BACKUP_FOLDER).glob("team-*.xlsx"))
+        if step == "before-rename":
+            assert backups and backups[0].read_bytes() == OLD, "backed up before the rename"
+            assert workbook.read_bytes() == OLD
+        if step == "renamed":
+            assert workbook.read_bytes() == NEW
+
+    monkeypatch.setattr(xlsx_file, "on_step", note)
+    commit_workbook(workbook, NEW, read_fingerprint=fingerprint(workbook))
+    assert reached == [*STEPS, "renamed"]
+
+
+def _colleague_saves(path: Path, theirs: bytes, how: str) -> None:
+    if how == "replaced":  # Excel: a new file renamed over the old one
+        fresh = path.with_name("saved-by-excel.tmp")
+        fresh.write_bytes(theirs)
+        os.replace(fresh, path)
+    else:  # written into the same file, same size, and the same time stamp
+        stat = path.stat()
+        with path.open("r+b") as handle:
+            handle.write(theirs)
+        os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+
+
+@pytest.mark.parametrize("how", ["replaced", "rewritten"])
+@pytest.mark.parametrize("step", STEPS)
+def test_a_colleagues_save_at_any_step_is_kept_and_caseloop_refuses(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, step: str, how: str
+) -> None:
+    path = tmp_path / "team.xlsx"
+    old, theirs = os.urandom(64 * 1024), os.urandom(64 * 1024)
+    path.write_bytes(old)
+    seen = fingerprint(path)
+    reached: list[str] = []
+
+    def at_step(name: str, where: Path) -> None:
+        reached.append(name)
+        if name == step:
+            _colleague_saves(path, theirs, how)
+
+    monkeypatch.setattr(xlsx_file, "COPY_CHUNK", 4096)  # so a save can land mid-copy
+    monkeypatch.setattr(xlsx_file, "on_step", at_step)
+    with pytest.raises(RefusedError, match="changed since caseloop read it"):
+        commit_workbook(path, NEW, read_fingerprint=seen)
+    assert step in reached
+    assert path.read_bytes() == theirs, "the colleague's save is kept"
+    backups = tmp_path / BACKUP_FOLDER
+    assert not backups.exists() or not any(backups.iterdir()), "no backup of a run that refused"
+    assert leftovers(tmp_path) == []
+
+
+# --- backups: UTC names with a sequence; a clock going back never deletes the new one --------
+
+
+def test_a_backup_made_while_the_clock_goes_back_is_kept(
+    workbook: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = [dt.datetime(2026, 11, 20, 10, 0, tzinfo=dt.UTC)]
+    monkeypatch.setattr(xlsx_file, "_utc_now", lambda: clock[0])
+    for n in range(5):
+        commit_workbook(workbook, b"version %d" % n, read_fingerprint=fingerprint(workbook))
+        clock[0] += dt.timedelta(minutes=10)
+    clock[0] -= dt.timedelta(hours=3)  # NTP corrects the clock, or a daylight-saving mistake
+    _, backup = commit_workbook(workbook, b"latest", read_fingerprint=fingerprint(workbook))
+    assert backup is not None and backup.exists(), "the backup caseloop reports is kept"
+    assert backup.read_bytes() == b"version 4"
+    kept = sorted(p.read_bytes() for p in (workbook.parent / BACKUP_FOLDER).iterdir())
+    assert kept == [b"version %d" % n for n in range(5)], "the oldest went, not the newest"
+
+
+def test_backup_names_are_utc_time_and_a_sequence(
+    workbook: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(
+        xlsx_file, "_utc_now", lambda: dt.datetime(2026, 11, 20, 10, 0, 5, tzinfo=dt.UTC)
+    )
+    names = []
+    for n in range(3):
+        _, backup = commit_workbook(workbook, b"v%d" % n, read_fingerprint=fingerprint(workbook))
+        assert backup is not None
+        names.append(backup.name)
+    assert names == [f"team-20261120-100005Z-{n}.xlsx" for n in (1, 2, 3)]
+
+
+def test_backups_of_the_old_naming_go_first(workbook: Path) -> None:
+    folder = workbook.parent / BACKUP_FOLDER
+    folder.mkdir()
+    for stamp in ("20991231-235959", "20991231-235959-2"):  # local time, from an older caseloop
+        (folder / f"team-{stamp}.xlsx").write_bytes(b"old naming")
+    for n in range(5):
+        commit_workbook(workbook, b"v%d" % n, read_fingerprint=fingerprint(workbook))
+    kept = sorted(p.read_bytes() for p in folder.iterdir())
+    assert kept == sorted([OLD] + [b"v%d" % n for n in range(4)])
+
+
+def test_a_file_named_like_the_backup_folder_is_named_in_the_message(workbook: Path) -> None:
+    (workbook.parent / BACKUP_FOLDER).write_text("not a folder")
+    with pytest.raises(CaseloopError) as refused:
+        commit_workbook(workbook, NEW, read_fingerprint=fingerprint(workbook))
+    message = str(refused.value)
+    assert str(workbook.parent / BACKUP_FOLDER) in message and "is a file, not a folder" in message
+    assert "the workbook was left as it was" in message
+    assert workbook.read_bytes() == OLD and leftovers(workbook.parent) == []
+
+
+# --- symbolic links and Excel's lock files ---------------------------------------------------
+
+
+@pytest.mark.parametrize("office_lock", ["~$link.xlsx", ".~lock.link.xlsx#"])
+def test_a_workbook_open_through_a_link_is_refused(tmp_path: Path, office_lock: str) -> None:
+    real = tmp_path / "data" / "team.xlsx"
+    real.parent.mkdir()
+    real.write_bytes(OLD)
+    link = tmp_path / "desk" / "link.xlsx"
+    link.parent.mkdir()
+    link.symlink_to(real)
+    (link.parent / office_lock).write_text("someone,desk")  # Excel opened the link
+    with pytest.raises(RefusedError, match="link.xlsx is open in Excel or LibreOffice"):
+        commit_workbook(link, NEW, read_fingerprint=fingerprint(link))
+    assert real.read_bytes() == OLD and link.is_symlink()
+
+
+def test_a_workbook_open_where_it_really_lives_is_refused_through_the_link(tmp_path: Path) -> None:
+    real = tmp_path / "team.xlsx"
+    real.write_bytes(OLD)
+    link = tmp_path / "desk.xlsx"
+    link.symlink_to(real)
+    (tmp_path / "~$team.xlsx").write_bytes(b"owner")
+    with pytest.raises(RefusedError, match="team.xlsx is open in Excel"):
+        commit_workbook(link, NEW, read_fingerprint=fingerprint(link))
+    assert real.read_bytes() == OLD
+
+
+def test_a_copy_may_be_written_while_the_log_is_open_in_excel(workbook: Path) -> None:
+    (workbook.parent / "~$team.xlsx").write_bytes(b"owner")  # LOG is only read
+    output = workbook.parent / "copy.xlsx"
+    written, _ = commit_workbook(
+        workbook, NEW, read_fingerprint=fingerprint(workbook), output=output
+    )
+    assert written == output and output.read_bytes() == NEW and workbook.read_bytes() == OLD
+
+
+# --- owner, group, mode and access lists are kept ---------------------------------------------
+
+needs_root = pytest.mark.skipif(
+    os.geteuid() != 0, reason="giving a file to another user needs root"
+)
+ACL_XATTR = "system.posix_acl_access"
+
+
+def _acl(extra_user: int) -> bytes:
+    """A POSIX access list (Linux's xattr form): owner rw, user ``extra_user`` rw, group r."""
+    entries = [(0x01, 6, -1), (0x02, 6, extra_user), (0x04, 4, -1), (0x10, 6, -1), (0x20, 0, -1)]
+    return struct.pack("<I", 2) + b"".join(
+        struct.pack("<HHI", tag, perm, ident & 0xFFFFFFFF) for tag, perm, ident in entries
+    )
+
+
+def _owner(path: Path) -> tuple[int, int, int]:
+    stat = path.stat()
+    return stat.st_uid, stat.st_gid, stat.st_mode & 0o7777
+
+
+@needs_root
+def test_owner_group_and_mode_of_another_user_are_kept_and_on_the_backup(workbook: Path) -> None:
+    os.chown(workbook, 1234, 2345)
+    workbook.chmod(0o640)
+    _, backup = commit_workbook(workbook, NEW, read_fingerprint=fingerprint(workbook))
+    assert workbook.read_bytes() == NEW
+    assert _owner(workbook) == (1234, 2345, 0o640)
+    assert backup is not None and _owner(backup) == (1234, 2345, 0o640)
+
+
+@needs_root
+def test_an_access_list_is_kept_on_the_file_and_the_backup(workbook: Path) -> None:
+    try:
+        os.setxattr(workbook, ACL_XATTR, _acl(4321))
+    except OSError as error:
+        pytest.skip(f"this file system keeps no access lists: {error}")
+    acl = os.getxattr(workbook, ACL_XATTR)
+    mode = workbook.stat().st_mode & 0o7777
+    _, backup = commit_workbook(workbook, NEW, read_fingerprint=fingerprint(workbook))
+    assert backup is not None
+    for path in (workbook, backup):
+        assert os.getxattr(path, ACL_XATTR) == acl, path
+        assert path.stat().st_mode & 0o7777 == mode

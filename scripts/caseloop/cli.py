@@ -217,7 +217,7 @@ def sync(
 
     progress = Progress(quiet)
     settings = settings_from({**kwargs, "output": output})
-    loaded = _load(settings, progress)
+    loaded = _load(settings, progress, for_writing=not dry_run)
     progress(f"judging {len(loaded.frame.cases)} cases ...")
     model, view = status_model(loaded, settings, status_tab)
     counts = ", ".join(f"{flag} {n}" for flag, n in view.counts.items() if n)
@@ -284,11 +284,12 @@ def report(
     With --markdown the same report is written as Markdown; a .csv log can only do that.
     Exit 0 when written, 2 when nothing was written.
     """
-    from .engine import weekly, weekly_model, weekly_text, write
+    from .engine import check_markdown_path, weekly, weekly_model, weekly_text, write
 
     progress = Progress(quiet)
     settings = settings_from({**kwargs, "output": output})
-    loaded = _load(settings, progress)
+    check_markdown_path(markdown_path, settings.log, output)  # before the tab is written
+    loaded = _load(settings, progress, for_writing=True)
     progress(f"computing the weekly report from {len(loaded.frame.cases)} cases ...")
     result = weekly(loaded, settings, week)
     read_only = getattr(loaded.workbook, "read_only", False)
@@ -325,12 +326,14 @@ def report(
         )
 
 
-def _load(settings: Any, progress: Progress) -> Any:
+def _load(settings: Any, progress: Progress, for_writing: bool = False) -> Any:
     """Read the log (with progress) and pass on any warning about the credentials."""
-    from .engine import load
+    from .engine import close, load
 
     progress(f"reading {settings.log} ...")
-    loaded = load(settings)
+    loaded = load(settings, for_writing=for_writing)
+    # Whatever happens next (a refusal, an error, a dry run), the lock on the log is let go.
+    click.get_current_context().call_on_close(lambda: close(loaded.workbook))
     for line in loaded.warnings:
         click.echo(f"caseloop: warning: {line}", err=True)
     return loaded

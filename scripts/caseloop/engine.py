@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import os
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -109,8 +111,12 @@ def find_case_tab(names: list[str], wanted: str | None, location: str) -> str:
     )
 
 
-def load(settings: Settings) -> Loaded:
-    """Open the log, find the case tab, read and type it (problems collected, not raised)."""
+def load(settings: Settings, *, for_writing: bool = False) -> Loaded:
+    """Open the log, find the case tab, read and type it (problems collected, not raised).
+
+    ``for_writing``: a tab will be written into the log, so other caseloop runs on it wait
+    until ``write`` (or ``close``) is done.
+    """
     rules, schema = settings.rules, settings.schema
     as_of = parse_now(settings.now, rules)
     workbook = open_workbook(
@@ -118,16 +124,68 @@ def load(settings: Settings) -> Loaded:
         output=settings.output,
         credentials=settings.credentials,
         http_client=settings.http_client,
+        will_write=for_writing,
     )
-    if getattr(workbook, "single_table", False):
-        # A CSV export holds one table whatever its file is called: that table is the cases.
-        tab = workbook.tab_names()[0]
-    else:
-        tab = find_case_tab(workbook.tab_names(), settings.sheet, workbook.location)
-    grid = workbook.read_tab(tab)
-    frame = build_frame(grid, schema, rules, as_of)
+    try:
+        if getattr(workbook, "single_table", False):
+            # A CSV export holds one table whatever its file is called: that table is the cases.
+            tab = workbook.tab_names()[0]
+        else:
+            tab = find_case_tab(workbook.tab_names(), settings.sheet, workbook.location)
+        grid = workbook.read_tab(tab)
+        frame = build_frame(grid, schema, rules, as_of)
+    except BaseException:
+        close(workbook)
+        raise
     warnings = list(getattr(workbook, "credential_warnings", []) or [])
     return Loaded(workbook=workbook, frame=frame, as_of=as_of, warnings=warnings)
+
+
+def close(workbook: Workbook) -> None:
+    """Release what an open workbook holds (caseloop's lock on an Excel file)."""
+    closer = getattr(workbook, "close", None)
+    if closer is not None:
+        closer()
+
+
+SPREADSHEET_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".csv")
+
+
+def check_markdown_path(markdown: str | None, log: str, output: str | None = None) -> None:
+    """Refuse a Markdown file that would land on the log or a spreadsheet, or cannot be
+    written at all, before anything is written."""
+    if not markdown or markdown == "-":
+        return
+    path = Path(markdown)
+    if path.suffix.lower() in SPREADSHEET_SUFFIXES:
+        raise CaseloopError(
+            f"--markdown {markdown} names a spreadsheet file, which the Markdown report would "
+            "replace; give it a name ending in .md."
+        )
+    for other in (log, output):
+        if not other or not path.exists() or not Path(other).exists():
+            continue
+        with contextlib.suppress(OSError):
+            if path.samefile(other):
+                raise CaseloopError(
+                    f"--markdown {markdown} is the workbook itself; give the Markdown report a "
+                    "file of its own, ending in .md."
+                )
+    folder = path.parent
+    if not folder.is_dir():
+        raise CaseloopError(
+            f"Cannot write {markdown}: the folder {folder} does not exist; create it or choose "
+            "another place; nothing was written."
+        )
+    if path.is_dir():
+        raise CaseloopError(
+            f"Cannot write {markdown}: it is a folder; give a file name ending in .md; "
+            "nothing was written."
+        )
+    if not os.access(path if path.exists() else folder, os.W_OK):
+        raise CaseloopError(
+            f"Cannot write {markdown}: you may not write there; nothing was written."
+        )
 
 
 def judge(loaded: Loaded, settings: Settings) -> pd.DataFrame:

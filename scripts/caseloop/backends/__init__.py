@@ -21,8 +21,13 @@ def open_workbook(
     output: str | None = None,
     credentials: str | None = None,
     http_client: Any = None,
+    will_write: bool = False,
 ) -> Workbook:
-    """The backend for LOG: a Google Sheet URL or gsheet:KEY, a .csv, or an .xlsx/.xlsm file."""
+    """The backend for LOG: a Google Sheet URL or gsheet:KEY, a .csv, or an .xlsx/.xlsm file.
+
+    ``will_write``: the caller means to write the tab into an Excel LOG, so caseloop's lock on
+    it is taken before it is read (call ``close()`` on the workbook if no write follows).
+    """
     if is_google(log):
         from .gsheets import open_google_workbook
 
@@ -43,4 +48,4 @@ def open_workbook(
             f"{log} is not a case log caseloop can open: give an .xlsx or .xlsm file, "
             "a .csv export, or a Google Sheets URL."
         )
-    return ExcelWorkbook(log, output=output)
+    return ExcelWorkbook(log, output=output, will_write=will_write)

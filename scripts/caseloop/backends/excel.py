@@ -22,6 +22,13 @@ _SHEET_ENTRY = re.compile(rb"<sheet\b[^>]*>")
 _ATTR = re.compile(rb'([\w:]+)="([^"]*)"')
 
 
+def _same_file(one: Path, other: Path) -> bool:
+    try:
+        return one.exists() and other.exists() and one.samefile(other)
+    except OSError:
+        return False
+
+
 def _col_index(letters: bytes) -> int:
     n = 0
     for ch in letters:
@@ -32,11 +39,36 @@ def _col_index(letters: bytes) -> int:
 class ExcelWorkbook:
     """A team's .xlsx/.xlsm file. Reads once into memory; writes all-or-nothing."""
 
-    def __init__(self, path: str | Path, output: str | Path | None = None) -> None:
+    def __init__(
+        self, path: str | Path, output: str | Path | None = None, *, will_write: bool = False
+    ) -> None:
+        from .xlsx_file import CaseloopLock, check_output
+
         self.path = Path(path)
         self.output = Path(output) if output else None
+        self.output_fingerprint = None
         self.location = str(self.path)
-        self._read_file()
+        self._lock: CaseloopLock | None = None
+        in_place = self.output is None or _same_file(self.output, self.path)
+        if in_place:
+            self.output = None  # --output naming LOG itself: updated in place, with a backup
+        if will_write and in_place and self.path.is_file():
+            # Taken before reading: another caseloop run on this file finishes first, so the
+            # file cannot change between this run's read and its write because of caseloop.
+            self._lock = CaseloopLock(self.path).acquire()
+        try:
+            self._read_file()
+            if self.output is not None:
+                self.output, self.output_fingerprint = check_output(self.path, self.output)
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        """Let other caseloop runs at the workbook (idempotent)."""
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
     def _read_file(self) -> None:
         path = self.path
@@ -166,9 +198,17 @@ class ExcelWorkbook:
                 raise CaseloopError(
                     f"Cannot create the folder {self.output.parent}: {exc.strerror or exc}."
                 ) from None
-        written, backup = commit_workbook(
-            self.path, new_bytes, read_fingerprint=self.fingerprint, output=self.output
-        )
+        try:
+            written, backup = commit_workbook(
+                self.path,
+                new_bytes,
+                read_fingerprint=self.fingerprint,
+                output=self.output,
+                lock=self._lock,
+                output_fingerprint=self.output_fingerprint,
+            )
+        finally:
+            self.close()
         return WriteResult(
             target=str(written),
             tabs=[t.title for t in tabs],

@@ -1,4 +1,4 @@
-"""Commit new workbook bytes to disk safely: lock, check nobody saved meanwhile, back up, rename."""
+"""Commit new workbook bytes to disk safely: lock, write a temp file, back up, check, rename."""
 
 from __future__ import annotations
 
@@ -6,12 +6,13 @@ import contextlib
 import datetime as dt
 import errno
 import hashlib
+import json
 import os
 import re
 import secrets
-import shutil
+import socket
 import time
-from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import CaseloopError, RefusedError
@@ -20,12 +21,33 @@ Fingerprint = tuple[int, int, str]  # (size, mtime_ns, sha256)
 
 BACKUP_FOLDER = ".caseloop-backup"
 TEMP_PREFIX = ".~caseloop-tmp-"
-PAUSE_VARIABLE = "CASELOOP_TEST_PAUSE_BEFORE_RENAME"
 # A temp file of another workbook in the same folder may belong to a sync running right now;
 # only one this old is surely left over from a killed run.
 FOREIGN_TEMP_MAX_AGE_S = 3600
 # A lock file without a readable pid may be one being written this instant; only an old one is stale.
 UNREADABLE_LOCK_MAX_AGE_S = 60
+# No run takes hours (a million cases sync in under two minutes): an older lock is left over,
+# whatever process now has its pid, and whichever computer wrote it.
+LOCK_MAX_AGE_S = 2 * 3600
+# How long a run waits for another caseloop run on the same workbook (the Monday report and the
+# ten-minute sync start together), and how often it looks.
+LOCK_WAIT_S = 120.0
+LOCK_POLL_S = 0.25
+COPY_CHUNK = 1 << 20
+ACL_XATTR = "system.posix_acl_access"
+WORKBOOK_SUFFIXES = (".xlsx", ".xlsm")
+
+
+def on_step(step: str, where: Path) -> None:
+    """Called at each step of a commit; does nothing. Tests replace it to step in at that moment.
+
+    The steps, in order: "temp-written", "backup-copying" (after the first block of the backup),
+    "backup-written", "before-rename" (then the last check, then the rename), "renamed".
+    """
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
 
 
 def fingerprint(path: Path | str, content: bytes | None = None) -> Fingerprint:
@@ -69,20 +91,39 @@ def office_lock_file(path: Path) -> Path | None:
     return next((candidate for candidate in candidates if candidate.exists()), None)
 
 
+def _refuse_if_open(given: Path, real: Path) -> None:
+    """Excel keeps its lock file beside the name it opened: a link's, or the real file's."""
+    for checked in dict.fromkeys([given, real]):
+        lock_file = office_lock_file(checked)
+        if lock_file is not None:
+            raise RefusedError(
+                f"{checked} is open in Excel or LibreOffice (lock file {lock_file.name}); "
+                "close it and run again."
+            )
+
+
+def real_path(path: Path | str) -> Path:
+    """Where a workbook reached through symbolic links really lives (the path itself otherwise)."""
+    path = Path(path)
+    return path.resolve() if path.is_symlink() else path
+
+
 def _pid_alive(pid: int) -> bool:
+    if os.name == "nt":
+        return True  # os.kill(pid, 0) would end that process on Windows: the lock's age decides
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True  # it exists, it just belongs to someone else
-    except OSError:
+    except (OSError, OverflowError):
         return False
     return True
 
 
 def _disk_error(path: Path, exc: OSError) -> CaseloopError:
-    if exc.errno == errno.ENOSPC:
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
         why = "the disk is full"
     elif exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
         why = "the folder is read-only or you may not write there"
@@ -91,64 +132,231 @@ def _disk_error(path: Path, exc: OSError) -> CaseloopError:
     return CaseloopError(f"Cannot write {path}: {why}; the workbook was left as it was.")
 
 
-@contextlib.contextmanager
-def _sync_lock(target: Path) -> Iterator[None]:
-    """caseloop's own lock next to ``target``, so two syncs on one file never interleave."""
-    lock = target.with_name(f".~caseloop-{target.name}.lock")
-    for attempt in range(2):
-        try:
-            descriptor = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            break
-        except FileExistsError:
-            if attempt == 0 and _lock_is_stale(lock):
-                with contextlib.suppress(FileNotFoundError):
-                    lock.unlink()
-                continue
-            raise RefusedError(
-                f"Another caseloop sync is running on {target} (lock file {lock.name}); "
-                "wait for it to finish and run again."
-            ) from None
-        except OSError as exc:
-            raise _disk_error(target, exc) from None
-    try:
-        os.write(descriptor, str(os.getpid()).encode())
-    finally:
-        os.close(descriptor)
-    try:
-        yield
-    finally:
-        with contextlib.suppress(OSError):
-            if lock.read_text().strip() == str(os.getpid()):
-                lock.unlink()
+def lock_path(target: Path | str) -> Path:
+    """caseloop's own lock file for a workbook, beside the real file."""
+    target = real_path(target)
+    return target.with_name(f".~caseloop-{target.name}.lock")
 
 
-def _lock_is_stale(lock: Path) -> bool:
+@dataclass
+class _Holder:
+    """What a lock file says about the run holding it."""
+
+    pid: int | None
+    host: str | None
+    since: str | None
+    age_s: float
+    inode: int
+    readable: bool
+
+    @property
+    def stale(self) -> bool:
+        if self.age_s > LOCK_MAX_AGE_S:
+            return True  # a pid may have been reused since: age decides
+        if self.pid is None:
+            # Empty or garbled: a run killed while writing it, or one writing it this instant.
+            return self.readable and self.age_s > UNREADABLE_LOCK_MAX_AGE_S
+        if self.host is not None and self.host != socket.gethostname():
+            return False  # a pid on another computer cannot be checked from here
+        return not _pid_alive(self.pid)
+
+    def describe(self) -> str:
+        who = f"process {self.pid}" if self.pid is not None else "a run"
+        where = f" on {self.host}" if self.host else ""
+        since = f" since {self.since}" if self.since else ""
+        return f"{who}{where}{since}"
+
+
+def _read_holder(lock: Path) -> _Holder | None:
     try:
-        text = lock.read_text().strip()
-        age = time.time() - lock.stat().st_mtime
+        stat = lock.stat()
     except FileNotFoundError:
-        return True
+        return None
+    age = time.time() - stat.st_mtime
+    try:
+        text = lock.read_text(encoding="utf-8", errors="replace").strip()
+    except FileNotFoundError:
+        return None
     except OSError:
-        return False
-    if text.isdigit():
-        return not _pid_alive(int(text))
-    return age > UNREADABLE_LOCK_MAX_AGE_S
+        return _Holder(None, None, None, age, stat.st_ino, readable=False)
+    pid = host = since = None
+    if text.isdigit():  # written by caseloop before locks named their host
+        pid = int(text)
+    else:
+        with contextlib.suppress(ValueError, TypeError, AttributeError):
+            data = json.loads(text)
+            pid, host, since = int(data["pid"]), str(data["host"]), data.get("since")
+    return _Holder(pid, host, since, age, stat.st_ino, readable=True)
+
+
+class CaseloopLock:
+    """caseloop's own lock on a workbook (``.~caseloop-NAME.lock``), so runs on one file queue.
+
+    Taken before the workbook is read and held until it is written: the file cannot change
+    between the two because of another caseloop run. The lock file names the process, the
+    computer and the time, so a lock left by a dead process is recognised and taken over.
+    """
+
+    def __init__(self, target: Path | str) -> None:
+        self.target = real_path(target)
+        self.path = lock_path(self.target)
+        self.token = secrets.token_hex(8)
+        self.held = False
+
+    def acquire(self, wait_s: float | None = None) -> CaseloopLock:
+        """Take the lock, waiting up to ``wait_s`` (default LOCK_WAIT_S) for another run."""
+        deadline = time.monotonic() + (LOCK_WAIT_S if wait_s is None else wait_s)
+        while not self._create():
+            holder = _read_holder(self.path)
+            if holder is None:
+                continue  # released just now
+            if holder.stale:
+                self._break(holder)
+                continue
+            if time.monotonic() >= deadline:
+                raise RefusedError(
+                    f"Another caseloop run holds {self.target} ({holder.describe()}, lock file "
+                    f"{self.path.name}); wait for it to finish and run again, or delete the lock "
+                    "file if no caseloop run is going on."
+                )
+            time.sleep(LOCK_POLL_S)
+        self.held = True
+        return self
+
+    def _create(self) -> bool:
+        content = json.dumps(
+            {
+                "pid": os.getpid(),
+                "host": socket.gethostname(),
+                "since": _utc_now().strftime("%Y-%m-%d %H:%M:%S UTC"),
+                "token": self.token,
+            }
+        ).encode()
+        try:
+            descriptor = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666)
+        except FileExistsError:
+            return False
+        except OSError as exc:
+            raise _disk_error(self.target, exc) from None
+        try:
+            try:
+                written = os.write(descriptor, content)
+            finally:
+                os.close(descriptor)  # on a network share a full disk may show only here
+            if written != len(content):
+                raise OSError(errno.ENOSPC, "short write")
+        except OSError as exc:
+            # An empty lock would block the next run for a minute: never leave one.
+            with contextlib.suppress(OSError):
+                self.path.unlink()
+            raise _disk_error(self.target, exc) from None
+        return True
+
+    def _break(self, holder: _Holder) -> None:
+        """Remove a stale lock, unless another run replaced it since it was judged stale."""
+        aside = self.path.with_name(f"{self.path.name}-stale-{self.token}")
+        try:
+            os.rename(self.path, aside)
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            raise _disk_error(self.target, exc) from None
+        with contextlib.suppress(OSError):
+            if aside.stat().st_ino != holder.inode:
+                # A fresh lock of another run was moved: put it back (never over a newer one).
+                with contextlib.suppress(OSError):
+                    os.link(aside, self.path)
+        with contextlib.suppress(OSError):
+            aside.unlink()
+
+    def release(self) -> None:
+        """Remove the lock file if it is still this run's."""
+        if not self.held:
+            return
+        self.held = False
+        with contextlib.suppress(OSError, ValueError, TypeError):
+            if json.loads(self.path.read_text(encoding="utf-8")).get("token") == self.token:
+                self.path.unlink()
+
+    def __enter__(self) -> CaseloopLock:
+        return self.acquire() if not self.held else self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.release()
 
 
 def _remove_stale_temps(folder: Path, target: Path) -> None:
     """Temp files a killed run left behind: this workbook's (we hold its lock) and old others."""
     own_prefix = f"{TEMP_PREFIX}{target.name}-"
     now = time.time()
-    for leftover in folder.glob(f"{TEMP_PREFIX}*"):
-        with contextlib.suppress(OSError):
-            if (
-                leftover.name.startswith(own_prefix)
-                or now - leftover.stat().st_mtime > FOREIGN_TEMP_MAX_AGE_S
-            ):
-                leftover.unlink()
+    with contextlib.suppress(OSError):
+        for leftover in folder.glob(f"{TEMP_PREFIX}*"):
+            with contextlib.suppress(OSError):
+                if (
+                    leftover.name.startswith(own_prefix)
+                    or now - leftover.stat().st_mtime > FOREIGN_TEMP_MAX_AGE_S
+                ):
+                    leftover.unlink()
+    with contextlib.suppress(OSError):
+        for aside in folder.glob(".~caseloop-*.lock-stale-*"):
+            if now - aside.stat().st_mtime > FOREIGN_TEMP_MAX_AGE_S:
+                aside.unlink()
 
 
-def _write_temp(target: Path, new_bytes: bytes, mode: int | None) -> Path:
+def _name(number: int, lookup: str) -> str:
+    import grp
+    import pwd
+
+    try:
+        if lookup == "user":
+            return pwd.getpwuid(number).pw_name
+        return grp.getgrgid(number).gr_name
+    except (KeyError, OverflowError):
+        return str(number)
+
+
+def _keep_ownership(new: Path, target: Path, original: os.stat_result) -> None:
+    """Give ``new`` the owner, group, mode and access list of the file it will replace.
+
+    A file owned by the team's group must stay the team's: a new file would belong to whoever
+    ran caseloop, and the rest of the team could no longer open its own log.
+    """
+    mine = os.stat(new)
+    uid = original.st_uid if mine.st_uid != original.st_uid else -1
+    gid = original.st_gid if mine.st_gid != original.st_gid else -1
+    if (uid, gid) != (-1, -1):
+        try:
+            os.chown(new, uid, gid)
+        except OSError as exc:
+            if exc.errno not in (errno.EPERM, errno.EACCES, errno.EINVAL):
+                raise
+            owner = _name(original.st_uid, "user")
+            group = _name(original.st_gid, "group")
+            who = f"{owner}:{group}"
+            if who != f"{original.st_uid}:{original.st_gid}":
+                who += f" ({original.st_uid}:{original.st_gid})"
+            raise RefusedError(
+                f"{target} belongs to {who} and caseloop, running as "
+                f"{_name(os.geteuid(), 'user')}, cannot give the new version that owner and "
+                f"group; run caseloop as {owner} (in group {group}), or write a copy with "
+                "--output; the workbook was left as it was."
+            ) from None
+    acl = None
+    with contextlib.suppress(OSError, AttributeError):
+        acl = os.getxattr(target, ACL_XATTR)
+    if acl:
+        try:
+            os.setxattr(new, ACL_XATTR, acl)
+        except OSError:
+            raise RefusedError(
+                f"caseloop cannot give the new version of {target} the access list (ACL) the "
+                "file has now; the workbook was left as it was."
+            ) from None
+    # After chown (which may clear set-id bits); with an ACL, the group bits are its mask.
+    os.chmod(new, original.st_mode & 0o7777)
+
+
+def _write_temp(target: Path, new_bytes: bytes, original: os.stat_result | None) -> Path:
     temp = target.with_name(f"{TEMP_PREFIX}{target.name}-{secrets.token_hex(4)}")
     # Created with 0o666 so the umask applies, as it would to any file the user saves.
     descriptor = os.open(temp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666)
@@ -157,8 +365,8 @@ def _write_temp(target: Path, new_bytes: bytes, mode: int | None) -> Path:
             handle.write(new_bytes)
             handle.flush()
             os.fsync(handle.fileno())
-        if mode is not None:
-            os.chmod(temp, mode)  # keep the team's permissions on the file they share
+        if original is not None:
+            _keep_ownership(temp, target, original)
     except BaseException:
         with contextlib.suppress(OSError):
             temp.unlink()
@@ -166,41 +374,101 @@ def _write_temp(target: Path, new_bytes: bytes, mode: int | None) -> Path:
     return temp
 
 
-def _backup(path: Path, keep_backups: int) -> Path | None:
-    """Copy the current version into .caseloop-backup/ and keep only the newest ``keep_backups``."""
-    if keep_backups <= 0:
-        return None
-    folder = path.parent / BACKUP_FOLDER
-    folder.mkdir(exist_ok=True)
-    pattern = re.compile(
-        rf"{re.escape(path.stem)}-(\d{{8}}-\d{{6}})(?:-(\d+))?{re.escape(path.suffix)}"
-    )
-    existing = []  # (stamp, number within that second, file), oldest first once sorted
-    for candidate in folder.iterdir():
-        match = pattern.fullmatch(candidate.name)
-        if match:
-            existing.append((match.group(1), int(match.group(2) or 1), candidate))
-    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    # Several syncs within one second count up after the newest, never into a freed-up name.
-    number = max((n for s, n, _ in existing if s == stamp), default=0) + 1
-    suffix = f"-{number}" if number > 1 else ""
-    backup = folder / f"{path.stem}-{stamp}{suffix}{path.suffix}"
+def _backup_folder(target: Path, create: bool = True) -> Path:
+    """``.caseloop-backup`` beside the workbook, made for the team like the folder it is in."""
+    folder = target.parent / BACKUP_FOLDER
+    if not folder.is_dir():
+        if folder.exists() or folder.is_symlink():
+            raise CaseloopError(
+                f"Cannot keep a backup of {target}: {folder} is a file, not a folder; rename or "
+                "remove that file and run again; the workbook was left as it was."
+            )
+        if not create:
+            return folder
+        try:
+            folder.mkdir()
+        except FileExistsError:
+            pass
+        else:
+            # Whoever runs caseloop next (another member of the team) must be able to add to it.
+            with contextlib.suppress(OSError):
+                parent = target.parent.stat()
+                os.chown(folder, -1, parent.st_gid)
+                os.chmod(folder, parent.st_mode & 0o7777)
+    return folder
+
+
+_BACKUP_KINDS = [
+    # UTC time and a sequence number counting up across all backups of the workbook.
+    (1, r"(?P<stamp>\d{8}-\d{6})Z-(?P<n>\d+)"),
+    # Local time and a number within that second, from caseloop before the sequence.
+    (0, r"(?P<stamp>\d{8}-\d{6})(?:-(?P<n>\d+))?"),
+]
+
+
+def _backups(folder: Path, target: Path) -> list[tuple[tuple[int, int, str], Path]]:
+    """This workbook's backups, oldest first: by sequence, never by a clock that may go back."""
+    found = []
+    patterns = [
+        (kind, re.compile(rf"{re.escape(target.stem)}-{body}{re.escape(target.suffix)}"))
+        for kind, body in _BACKUP_KINDS
+    ]
+    with contextlib.suppress(OSError):
+        for candidate in folder.iterdir():
+            for kind, pattern in patterns:
+                match = pattern.fullmatch(candidate.name)
+                if match and kind == 1:
+                    found.append(((1, int(match["n"]), match["stamp"]), candidate))
+                elif match:
+                    found.append(
+                        ((0, 0, f"{match['stamp']}-{int(match['n'] or 1):09d}"), candidate)
+                    )
+                if match:
+                    break
+    found.sort()
+    return found
+
+
+def _backup(
+    target: Path, expected: Fingerprint | None, original: os.stat_result, folder: Path
+) -> Path:
+    """Copy the current version into the backup folder, checking it is the version read."""
+    existing = _backups(folder, target)
+    number = max((key[1] for key, _ in existing if key[0] == 1), default=0) + 1
+    stamp = _utc_now().astimezone(dt.UTC).strftime("%Y%m%d-%H%M%S")
+    backup = folder / f"{target.stem}-{stamp}Z-{number}{target.suffix}"
     # Copied under a temp name and renamed: a run killed mid-copy leaves no half backup that
     # looks like a whole one, only a temp file the next run removes.
-    partial = folder / f"{TEMP_PREFIX}{path.name}-backup"
+    partial = folder / f"{TEMP_PREFIX}{target.name}-backup-{secrets.token_hex(4)}"
+    digest = hashlib.sha256()
+    size = 0
     try:
-        shutil.copy2(path, partial)
+        with target.open("rb") as source, partial.open("xb") as copy:
+            while block := source.read(COPY_CHUNK):
+                copy.write(block)
+                digest.update(block)
+                if size == 0:
+                    copy.flush()
+                    on_step("backup-copying", partial)
+                size += len(block)
+            copy.flush()
+            os.fsync(copy.fileno())
+        if expected is not None and (size, digest.hexdigest()) != (expected[0], expected[2]):
+            _refuse_changed(target)  # saved while it was being copied: not the version read
+        _keep_ownership(partial, target, original)
+        os.utime(partial, ns=(original.st_atime_ns, original.st_mtime_ns))
         os.replace(partial, backup)
     except BaseException:
         with contextlib.suppress(OSError):
             partial.unlink()
         raise
-    existing.append((stamp, number, backup))
-    existing.sort()
-    for _, _, old in existing[:-keep_backups]:
+    return backup
+
+
+def _prune_backups(folder: Path, target: Path, keep_backups: int) -> None:
+    for _, old in _backups(folder, target)[:-keep_backups]:
         with contextlib.suppress(OSError):
             old.unlink()
-    return backup
 
 
 def _fsync_folder(folder: Path) -> None:
@@ -212,11 +480,16 @@ def _fsync_folder(folder: Path) -> None:
             os.close(descriptor)
 
 
+def _refuse_changed(path: Path) -> None:
+    # caseloop's own runs queue on its lock, so a change can only be someone's save.
+    raise RefusedError(
+        f"{path} changed since caseloop read it (someone saved it meanwhile); run again."
+    )
+
+
 def _refuse_if_changed(path: Path, read_fingerprint: Fingerprint | None) -> None:
     if read_fingerprint is not None and _changed_since(path, read_fingerprint):
-        raise RefusedError(
-            f"{path} changed since caseloop read it (someone saved it meanwhile); run again."
-        )
+        _refuse_changed(path)
 
 
 def _refuse_unwritable(target: Path) -> None:
@@ -239,6 +512,47 @@ def _refuse_unwritable(target: Path) -> None:
         )
 
 
+def check_output(log: Path | str, output: Path | str) -> tuple[Path | None, Fingerprint | None]:
+    """Where ``--output`` may write: (None, None) when it is LOG itself, else (path, fingerprint).
+
+    Refuses a name whose suffix does not fit the workbook, and an existing file caseloop did not
+    write (a colleague's workbook is never replaced); a copy caseloop wrote before may be
+    replaced, and its fingerprint is returned so a save made meanwhile is not lost.
+    """
+    from .xlsx_splice import generated_tabs
+
+    log, output = Path(log), Path(output)
+    with contextlib.suppress(OSError):
+        if output.exists() and log.exists() and output.samefile(log):
+            return None, None
+    want = log.suffix.lower()
+    if output.suffix.lower() != want:
+        what = "a macro-enabled workbook (.xlsm)" if want == ".xlsm" else "an Excel workbook"
+        raise CaseloopError(
+            f"--output {output} must end in {want} like {log.name}: caseloop writes {what} there."
+        )
+    if not output.exists():
+        return output, None
+    if not output.is_file():
+        raise CaseloopError(
+            f"--output {output} is a folder or a device; give the path of an {want} file."
+        )
+    try:
+        data = output.read_bytes()
+    except OSError as exc:
+        raise CaseloopError(f"Cannot read {output}: {exc.strerror or exc}.") from None
+    try:
+        ours = bool(generated_tabs(data))
+    except Exception:  # not a workbook at all, or one we cannot read: not ours either way
+        ours = False
+    if not ours:
+        raise CaseloopError(
+            f"--output {output} already exists and caseloop did not write it, so caseloop will "
+            "not replace it; give a new file name."
+        )
+    return output, fingerprint(output, data)
+
+
 def commit_workbook(
     path: Path,
     new_bytes: bytes,
@@ -246,52 +560,84 @@ def commit_workbook(
     read_fingerprint: Fingerprint | None,
     output: Path | None = None,
     keep_backups: int = 5,
+    lock: CaseloopLock | None = None,
+    output_fingerprint: Fingerprint | None = None,
 ) -> tuple[Path, Path | None]:
     """Write ``new_bytes`` over ``path`` (or to ``output``); returns (written path, backup path).
 
     Refuses when the file is open in Excel or LibreOffice, changed since it was read, or another
-    caseloop sync holds it. The new version goes to a temp file in the same folder first and is
-    renamed over the original, so the workbook is always either the old or the new version.
+    caseloop run holds it past the wait. The new version goes to a temp file in the same folder
+    with the file's owner, group and mode; the current version is copied to the backup folder;
+    only then is the file checked unchanged and the temp file renamed over it, so the workbook
+    is always either the old or the new version and a save made meanwhile is never lost.
+    ``lock`` is the caller's lock on the target, taken before it read the file.
     """
-    # A workbook reached through a symbolic link is replaced where it really lives.
-    path = Path(path).resolve() if Path(path).is_symlink() else Path(path)
-    target = Path(output) if output is not None else path
-    target = target.resolve() if target.is_symlink() else target
-    in_place = target.resolve() == path.resolve()
-    for checked in {path, target}:
-        lock_file = office_lock_file(checked)
-        if lock_file is not None:
-            raise RefusedError(
-                f"{checked} is open in Excel or LibreOffice (lock file {lock_file.name}); "
-                "close it and run again."
-            )
+    given = Path(output) if output is not None else Path(path)
+    target = real_path(given)
+    in_place = output is None or target.resolve() == real_path(path).resolve()
+    expected = read_fingerprint if in_place else output_fingerprint
+    _refuse_if_open(given, target)
     _refuse_unwritable(target)
+    own_lock = None
+    if lock is None or not lock.held or lock.path != lock_path(target):
+        own_lock = CaseloopLock(target).acquire()
+    try:
+        return _commit_locked(target, new_bytes, expected, keep_backups)
+    finally:
+        if own_lock is not None:
+            own_lock.release()
+
+
+def _commit_locked(
+    target: Path, new_bytes: bytes, expected: Fingerprint | None, keep_backups: int
+) -> tuple[Path, Path | None]:
     folder = target.parent
-    with _sync_lock(target):
-        if in_place:
-            _refuse_if_changed(path, read_fingerprint)
-        _remove_stale_temps(folder, target)
-        _remove_stale_temps(path.parent / BACKUP_FOLDER, path)
-        mode = None  # a new --output file gets the usual permissions
-        with contextlib.suppress(OSError):
-            mode = target.stat().st_mode & 0o7777
-        temp: Path | None = None
-        try:
-            temp = _write_temp(target, new_bytes, mode)
-            pause = os.environ.get(PAUSE_VARIABLE)
-            if pause:
-                time.sleep(float(pause))
-            if in_place:
-                # Writing a large temp file takes a while: a save made meanwhile must not be lost.
-                _refuse_if_changed(path, read_fingerprint)
-            backup = _backup(path, keep_backups) if in_place else None
-            os.replace(temp, target)
-            temp = None
-            _fsync_folder(folder)
-        except OSError as exc:
-            raise _disk_error(target, exc) from None
-        finally:
-            if temp is not None:
+    try:
+        original = target.stat()
+    except FileNotFoundError:
+        original = None  # a new --output file gets the usual permissions
+    except OSError as exc:
+        raise _disk_error(target, exc) from None
+    backups = None
+    if original is not None and keep_backups > 0:
+        # A file in its way is named before anything is written; the folder itself is made
+        # only once the new version could be given the file's owner.
+        backups = _backup_folder(target, create=False)
+    _remove_stale_temps(folder, target)
+    if backups is not None:
+        _remove_stale_temps(backups, target)
+    temp: Path | None = None
+    backup: Path | None = None
+    renamed = False
+    folder_existed = backups is not None and backups.is_dir()
+    try:
+        temp = _write_temp(target, new_bytes, original)
+        on_step("temp-written", temp)
+        if backups is not None and original is not None:
+            backup = _backup(target, expected, original, _backup_folder(target))
+            on_step("backup-written", backup)
+        on_step("before-rename", target)
+        # The last check, after the backup copy (which takes seconds on a large file on a share).
+        _refuse_if_changed(target, expected)
+        os.replace(temp, target)
+        renamed = True
+        temp = None
+        _fsync_folder(folder)
+        on_step("renamed", target)
+    except OSError as exc:
+        raise _disk_error(target, exc) from None
+    finally:
+        if temp is not None:
+            with contextlib.suppress(OSError):
+                temp.unlink()
+        if not renamed:
+            # Nothing was replaced, so nothing needed backing up; older backups were not pruned.
+            if backup is not None:
                 with contextlib.suppress(OSError):
-                    temp.unlink()
+                    backup.unlink()
+            if backups is not None and not folder_existed:
+                with contextlib.suppress(OSError):
+                    backups.rmdir()  # made by this run, and empty again
+    if backups is not None:
+        _prune_backups(backups, target, keep_backups)
     return target, backup

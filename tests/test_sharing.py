@@ -1,0 +1,317 @@
+"""A workbook shared by a team and by several caseloop runs: runs queue on caseloop's own lock,
+the file keeps its owner, group and mode, and an output never lands on a file it must not."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+import caseloop.backends.xlsx_file as xlsx_file
+from caseloop.backends.xlsx_file import BACKUP_FOLDER
+
+from caselog import case, write_xlsx
+from hostile import NOW_TEXT, assert_one_sentence, can_mount, folder_state, run, tmpfs
+
+SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
+
+
+def leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.glob(".~caseloop*"))
+
+
+def tabs(path: Path) -> list[str]:
+    return openpyxl.load_workbook(path, read_only=True).sheetnames
+
+
+def caseloop(*args: object, user: tuple[int, int, int] | None = None) -> subprocess.Popen[str]:
+    """The real command line in its own process, as root or (uid, gid, extra group) via setpriv."""
+    command = [sys.executable, "-m", "caseloop.cli", *map(str, args)]
+    if user is not None:
+        uid, gid, group = user
+        command = ["setpriv", f"--reuid={uid}", f"--regid={gid}", f"--groups={group}", *command]
+    env = {**os.environ, "PYTHONPATH": str(SCRIPTS), "PYTHONDONTWRITEBYTECODE": "1"}
+    return subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+@pytest.fixture
+def log(tmp_path: Path) -> Path:
+    return write_xlsx(
+        tmp_path / "team_log.xlsx",
+        [case(Case_ID=str(12345678900 + n)) for n in range(200)],
+        extra_tabs={"Lists": [["Listing"]]},
+    )
+
+
+# --- item 1: two caseloop runs on one workbook queue ------------------------------------------
+
+
+def test_a_sync_and_a_report_started_in_the_same_second_both_succeed(log: Path) -> None:
+    for attempt in range(3):
+        runs = [
+            caseloop("sync", log, "--now", NOW_TEXT, "--quiet"),
+            caseloop("report", log, "--now", NOW_TEXT, "--quiet"),
+        ]
+        outcomes = [(child.wait(timeout=300), child.communicate()[1]) for child in runs]
+        assert outcomes == [(0, ""), (0, "")], (attempt, outcomes)
+        assert sorted(tabs(log)) == ["Cases", "Lists", "Status", "Weekly Summary"]
+        assert leftovers(log.parent) == []
+
+
+HOLDING_SYNC = """
+import sys, time
+import caseloop.backends.xlsx_file as xlsx_file
+from caseloop.cli import main
+def hold(step, where):
+    if step == "temp-written":
+        print("holding", flush=True)
+        time.sleep(2)
+xlsx_file.on_step = hold
+sys.argv = ["caseloop", *sys.argv[1:]]
+main()
+"""
+
+
+def test_a_report_waits_for_a_sync_that_holds_the_workbook(log: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(SCRIPTS)}
+    sync = subprocess.Popen(
+        [sys.executable, "-c", HOLDING_SYNC, "sync", str(log), "--now", NOW_TEXT],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert sync.stdout is not None and sync.stdout.readline().strip() == "holding"
+    report = caseloop("report", log, "--now", NOW_TEXT)  # starts while the sync holds the lock
+    report_out, report_err = report.communicate(timeout=300)
+    sync_out, sync_err = sync.communicate(timeout=300)
+    assert (sync.returncode, report.returncode) == (0, 0), (sync_err, report_err)
+    assert "Wrote 'Status'" in sync_out and "Wrote 'Weekly Summary'" in report_out
+    assert tabs(log) == ["Cases", "Lists", "Status", "Weekly Summary"]
+    assert len(list((log.parent / BACKUP_FOLDER).iterdir())) == 2
+
+
+def test_a_run_that_waited_too_long_says_another_caseloop_run_holds_it(
+    log: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(xlsx_file, "LOCK_WAIT_S", 0.5)
+    monkeypatch.setattr(xlsx_file, "LOCK_POLL_S", 0.05)
+    holder = xlsx_file.CaseloopLock(log).acquire()
+    before = log.read_bytes()
+    try:
+        result = run("report", log, "--now", NOW_TEXT)
+    finally:
+        holder.release()
+    assert_one_sentence(result, "Another caseloop run holds", "team_log.xlsx", "run again")
+    assert "saved" not in result.stderr
+    assert log.read_bytes() == before and leftovers(log.parent) == []
+
+
+def test_the_lock_is_released_on_every_path(log: Path) -> None:
+    rules = log.parent / "rules.yaml"
+    rules.write_text("this: [is not closed\n")
+    paths = [
+        ("validate", log, "--now", NOW_TEXT),
+        ("sync", log, "--now", NOW_TEXT, "--dry-run"),
+        ("sync", log, "--now", NOW_TEXT, "--sheet", "No such tab"),
+        ("sync", log, "--now", NOW_TEXT, "--rules", rules),
+        ("report", log, "--now", NOW_TEXT, "--week", "2099-W01"),
+        ("report", log, "--now", NOW_TEXT, "--report-tab", "Cases"),
+        ("sync", log, "--now", NOW_TEXT),
+        ("report", log, "--now", NOW_TEXT),
+    ]
+    for args in paths:
+        result = run(*args)
+        assert result.exit_code in (0, 1, 2), (args, result.output)
+        assert leftovers(log.parent) == [], args
+
+
+def test_reading_commands_do_not_wait_for_a_running_sync(
+    log: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(xlsx_file, "LOCK_WAIT_S", 0.5)
+    holder = xlsx_file.CaseloopLock(log).acquire()
+    try:
+        assert run("validate", log, "--now", NOW_TEXT).exit_code == 0
+        assert run("sync", log, "--now", NOW_TEXT, "--dry-run").exit_code == 0
+        copy = tmp_path / "copy.xlsx"
+        assert run("sync", log, "--now", NOW_TEXT, "--output", copy).exit_code == 0
+        assert "Status" in tabs(copy)
+    finally:
+        holder.release()
+
+
+# --- item 2: a sync by another member of the team keeps the file theirs -----------------------
+
+ALICE, BOB, TEAM = 1501, 1502, 2501
+
+
+@pytest.fixture
+def shared_folder() -> Iterator[Path]:
+    """/srv/team-like folder root:team 0770 holding alice's workbook alice:team 0660."""
+    if os.geteuid() != 0 or shutil.which("setpriv") is None:
+        pytest.skip("acting as other users needs root and setpriv")
+    folder = Path(tempfile.mkdtemp(prefix="caseloop-shared-"))
+    try:
+        os.chown(folder, 0, TEAM)
+        folder.chmod(0o770)
+        write_xlsx(folder / "team_log.xlsx", [case() for _ in range(20)])
+        os.chown(folder / "team_log.xlsx", ALICE, TEAM)
+        (folder / "team_log.xlsx").chmod(0o660)
+        yield folder
+    finally:
+        shutil.rmtree(folder)
+
+
+def owner(path: Path) -> tuple[int, int, int]:
+    stat = path.stat()
+    return stat.st_uid, stat.st_gid, stat.st_mode & 0o777
+
+
+def test_the_owner_syncing_keeps_the_teams_group_and_mode(shared_folder: Path) -> None:
+    log = shared_folder / "team_log.xlsx"
+    sync = caseloop("sync", log, "--now", NOW_TEXT, user=(ALICE, ALICE, TEAM))
+    out, err = sync.communicate(timeout=300)
+    assert sync.returncode == 0, err
+    assert "Status" in tabs(log)
+    assert owner(log) == (ALICE, TEAM, 0o660), "the team can still read and write its log"
+    (backup,) = (shared_folder / BACKUP_FOLDER).iterdir()
+    assert owner(backup) == (ALICE, TEAM, 0o660)
+    assert owner(shared_folder / BACKUP_FOLDER)[1] == TEAM, "the team can use the backups too"
+    # Now bob, another member of the team, can run the next sync in that backup folder.
+    os.chown(log, BOB, TEAM)
+    again = caseloop("sync", log, "--now", NOW_TEXT, user=(BOB, BOB, TEAM))
+    assert again.wait(timeout=300) == 0, again.communicate()
+    assert owner(log) == (BOB, TEAM, 0o660)
+
+
+def test_another_member_cannot_keep_the_owner_so_caseloop_refuses(shared_folder: Path) -> None:
+    log = shared_folder / "team_log.xlsx"
+    before = folder_state(shared_folder)
+    sync = caseloop("sync", log, "--now", NOW_TEXT, user=(BOB, BOB, TEAM))
+    _, err = sync.communicate(timeout=300)
+    assert sync.returncode == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("caseloop: "), err
+    assert str(log) in lines[0] and f"{ALICE}:{TEAM}" in lines[0]
+    assert "the workbook was left as it was" in lines[0]
+    assert folder_state(shared_folder) == before
+    assert owner(log) == (ALICE, TEAM, 0o660)
+
+
+# --- item 6 and 14: where an output may go ----------------------------------------------------
+
+
+def test_markdown_over_the_log_itself_is_refused(log: Path) -> None:
+    before = log.read_bytes()
+    result = run("report", log, "--now", NOW_TEXT, "--markdown", log)
+    assert_one_sentence(result, str(log))
+    assert log.read_bytes() == before
+
+
+@pytest.mark.parametrize("name", ["weekly.xlsx", "weekly.XLSM", "weekly.csv"])
+def test_markdown_to_a_spreadsheet_name_is_refused(log: Path, name: str) -> None:
+    before = log.read_bytes()
+    result = run("report", log, "--now", NOW_TEXT, "--markdown", log.parent / name)
+    assert_one_sentence(result, name, ".md")
+    assert log.read_bytes() == before and not (log.parent / name).exists()
+
+
+def test_markdown_into_a_missing_folder_is_refused_before_the_tab_is_written(log: Path) -> None:
+    before = log.read_bytes()
+    result = run("report", log, "--now", NOW_TEXT, "--markdown", log.parent / "nodir" / "w.md")
+    assert_one_sentence(result, "nodir", "does not exist", "nothing was written")
+    assert log.read_bytes() == before
+    assert not (log.parent / BACKUP_FOLDER).exists()
+
+
+def test_output_over_a_workbook_caseloop_did_not_write_is_refused(log: Path) -> None:
+    colleague = write_xlsx(log.parent / "colleague.xlsx", [case()], tab="Budget")
+    before = colleague.read_bytes()
+    result = run("sync", log, "--now", NOW_TEXT, "--output", colleague)
+    assert_one_sentence(result, "colleague.xlsx", "caseloop did not write", "new file name")
+    assert colleague.read_bytes() == before
+
+
+def test_output_caseloop_wrote_before_is_replaced_with_a_backup(log: Path) -> None:
+    copy = log.parent / "out" / "copy.xlsx"
+    assert run("sync", log, "--now", NOW_TEXT, "--output", copy).exit_code == 0
+    first = copy.read_bytes()
+    result = run("report", log, "--now", NOW_TEXT, "--output", copy)
+    assert result.exit_code == 0, result.output
+    assert tabs(copy) == ["Cases", "Lists", "Weekly Summary"]
+    (backup,) = (copy.parent / BACKUP_FOLDER).iterdir()
+    assert backup.read_bytes() == first
+    assert f"Previous version kept as {backup}" in result.output
+
+
+@pytest.mark.parametrize("name", ["out.csv", "out.txt", "out", "out.xlsm"])
+def test_output_whose_name_does_not_fit_the_content_is_refused(log: Path, name: str) -> None:
+    result = run("sync", log, "--now", NOW_TEXT, "--output", log.parent / name)
+    assert_one_sentence(result, name, ".xlsx")
+    assert not (log.parent / name).exists()
+
+
+def test_a_macro_workbook_is_not_written_as_xlsx(tmp_path: Path) -> None:
+    log = write_xlsx(tmp_path / "team.xlsx", [case()])
+    macro_log = log.rename(tmp_path / "team.xlsm")
+    result = run("sync", macro_log, "--now", NOW_TEXT, "--output", tmp_path / "out.xlsx")
+    assert_one_sentence(result, "out.xlsx", ".xlsm")
+    assert not (tmp_path / "out.xlsx").exists()
+
+
+def test_output_naming_the_log_itself_updates_it_in_place_with_a_backup(log: Path) -> None:
+    result = run("sync", log, "--now", NOW_TEXT, "--output", log)
+    assert result.exit_code == 0, result.output
+    assert "Status" in tabs(log) and len(list((log.parent / BACKUP_FOLDER).iterdir())) == 1
+
+
+def test_a_copy_is_written_while_the_log_is_open_in_excel(log: Path) -> None:
+    (log.parent / f"~${log.name}").write_bytes(b"owner")
+    before = log.read_bytes()
+    result = run("report", log, "--now", NOW_TEXT, "--output", log.parent / "copy.xlsx")
+    assert result.exit_code == 0, result.output
+    assert log.read_bytes() == before and "Weekly Summary" in tabs(log.parent / "copy.xlsx")
+
+
+# --- item 12: a completely full disk ---------------------------------------------------------
+
+
+def test_a_completely_full_disk_is_one_sentence_and_leaves_no_lock(tmp_path: Path) -> None:
+    if not can_mount():
+        pytest.skip("filling a disk needs a small tmpfs, and mounting one needs root")
+    sample = write_xlsx(tmp_path / "sample.xlsx", [case() for _ in range(20)])
+    folder = tmp_path / "full"
+    mount = tmpfs(folder, "256k")
+    try:
+        mount.__enter__()
+    except OSError as error:
+        pytest.skip(f"cannot mount a tmpfs here: {error}")
+    try:
+        log = folder / "team_log.xlsx"
+        shutil.copy(sample, log)
+        filler = folder / "filler"
+        with filler.open("wb", buffering=0) as handle:  # fill every last block
+            with contextlib.suppress(OSError):
+                while True:
+                    handle.write(b"\0" * 4096)
+        before = folder_state(folder)
+        for command in ("sync", "report"):
+            result = run(command, log, "--now", NOW_TEXT)
+            assert_one_sentence(result, "the disk is full", "the workbook was left as it was")
+            assert folder_state(folder) == before, command
+        filler.unlink()  # space again: the next run is not blocked by anything left over
+        assert run("sync", log, "--now", NOW_TEXT).exit_code == 0
+        assert leftovers(folder) == []
+    finally:
+        mount.__exit__(None, None, None)
