@@ -19,6 +19,7 @@ from .config import (
     Labels,
     Rules,
     Schema,
+    check_rules_fit_schema,
     load_labels,
     load_rules,
     load_schema,
@@ -112,6 +113,7 @@ def find_case_tab(names: list[str], wanted: str | None, location: str) -> str:
 def load(settings: Settings) -> Loaded:
     """Open the log, find the case tab, read and type it (problems collected, not raised)."""
     rules, schema = settings.rules, settings.schema
+    check_rules_fit_schema(rules, Path(settings.rules_path), schema, Path(settings.schema_path))
     as_of = parse_now(settings.now, rules)
     workbook = open_workbook(
         settings.log,
