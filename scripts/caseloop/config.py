@@ -37,6 +37,10 @@ FLAG_ORDER = (
 CHANNELS = ("Case", "Phone", "Chat", "Email")
 STATUSES = ("Open", "Resolved", "Closed")
 PRIORITIES = ("High", "Normal", "Low")
+# The years --now and --week may name: every span caseloop computes from them (12 weeks back,
+# windows of up to 10 years, a day of time-zone offset) stays inside what pandas' nanosecond
+# timestamps hold (1677-09-21 to 2262-04-11).
+FIRST_YEAR, LAST_YEAR = 1900, 2199
 # The columns the code computes with, and the type it reads each as: a schema must keep them.
 CORE_FIELDS = {
     "Case ID": "string",
