@@ -247,6 +247,33 @@ def test_several_problems_are_counted_after_the_first(tmp_path):
         load_rules(target)
 
 
+def test_a_key_written_twice_is_named_with_its_lines(tmp_path):
+    target = tmp_path / "rules.yaml"
+    text = DEFAULT_RULES.read_text(encoding="utf-8")
+    target.write_text(text.replace("escalate:\n", "escalate:\n  follow_ups: 5\n", 1), "utf-8")
+    first = text[: text.index("escalate:")].count("\n") + 2
+    second = target.read_text("utf-8").splitlines().index("  follow_ups: 2") + 1
+    load_rules.cache_clear()
+    with pytest.raises(CaseloopError) as caught:
+        load_rules(target)
+    assert caught.value.message == (
+        f'{target}: "follow_ups" is written twice, at lines {first} and {second}; keep one.'
+    )
+
+
+def test_missing_keys_are_each_counted(tmp_path):
+    target = tmp_path / "rules.yaml"
+    target.write_text("flags: null\n", encoding="utf-8")
+    load_rules.cache_clear()
+    with pytest.raises(CaseloopError) as caught:
+        load_rules(target)
+    # reply_targets, categories, channels, statuses, priorities, marketplaces missing; flags empty
+    assert caught.value.message == (
+        f"{target}: the file has no reply_targets; add it (see sheets_schema/rules.yaml) "
+        "(and 6 more problems in the file)."
+    )
+
+
 def test_good_values_load_as_written(tmp_path):
     target = rules_file(tmp_path, "flags.OVERDUE.color", '"#ff0000"')
     text = target.read_text(encoding="utf-8")

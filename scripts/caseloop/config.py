@@ -171,9 +171,29 @@ def _load_yaml(path: Path, what: str, option: str) -> dict[str, Any]:
     import yaml
 
     text = _read_text(path, what, option)
+    # The C loader, where PyYAML was built with libyaml, reads the rules ten times faster.
+    base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+    class Loader(base):  # type: ignore[misc, valid-type]
+        """Refuses a key written twice in one mapping: YAML would keep the last silently."""
+
+        def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+            seen: dict[Any, int] = {}
+            for key_node, _ in node.value:
+                if not isinstance(key_node, yaml.ScalarNode) or key_node.tag.endswith(":merge"):
+                    continue
+                key = self.construct_object(key_node)
+                line = key_node.start_mark.line + 1
+                if key in seen:
+                    raise CaseloopError(
+                        f"{path}: {_shown(key)} is written twice, at lines {seen[key]} and "
+                        f"{line}; keep one."
+                    )
+                seen[key] = line
+            return super().construct_mapping(node, deep)
+
     try:
-        # The C loader, where PyYAML was built with libyaml, reads the rules ten times faster.
-        data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        data = yaml.load(text, Loader=Loader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
@@ -276,9 +296,14 @@ def _problems(
                 f"name (the settings here are {', '.join(known)})"
             )
         elif keyword == "required":
-            key = next(k for k in error.validator_value if k not in error.instance)
-            text = f"{name_path(path) or 'the file'} has no {key}; add it{see}"
-            path = [*path, key]
+            # One error per missing key, and it does not say which: name each of them here.
+            for key in error.validator_value:
+                if key not in error.instance:
+                    text = f"{name_path(path) or 'the file'} has no {key}; add it{see}"
+                    found.setdefault(
+                        (*map(str, path), str(key)), (_position(data, [*path, key]), text)
+                    )
+            continue
         elif keyword in ("minProperties", "minItems") and "x-empty" in error.schema:
             text = f"{name_path(path)} is empty; {error.schema['x-empty']}"
         else:
