@@ -295,3 +295,11 @@ def test_recurring_problems_agree_with_the_status_tab():
     status_recurring = bool(judged["recurring"].iloc[-1])
     listed = not current.recurring.empty
     assert status_recurring == listed
+
+
+@pytest.mark.parametrize("text", ["1677-W01", "0000-W01", "1899-W52", "2200-W01", "9999-W52"])
+def test_weeks_outside_the_years_caseloop_computes_with_are_refused(text):
+    with pytest.raises(CaseloopError, match=f'--week "{text}" is out of range'):
+        Week.parse(text)
+    assert Week.parse("1900-W01").start == pd.Timestamp("1900-01-01")
+    assert Week.parse("2199-W52").label == "2199-W52"

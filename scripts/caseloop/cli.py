@@ -6,6 +6,7 @@ import functools
 import json
 import os
 import sys
+import unicodedata
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -112,10 +113,26 @@ def tab_name(ctx: click.Context, param: click.Parameter, value: str | None) -> s
         return None
     name = value.strip()
     bad = sorted(_BAD_TAB_CHARS & set(name))
-    if not name or len(name) > 31 or bad or name.startswith("'") or name.endswith("'"):
-        why = f"it contains {' '.join(bad)}" if bad else "it must be 1 to 31 characters"
-        if name.startswith("'") or name.endswith("'"):
-            why = "it cannot start or end with '"
+    # Excel counts a name in UTF-16 code units: an emoji or other astral character is two.
+    units = len(name.encode("utf-16-le", "surrogatepass")) // 2
+    why = None
+    if not name:
+        why = "it must be 1 to 31 characters"
+    elif any(unicodedata.category(ch) in ("Cc", "Cs") for ch in name):
+        # Bytes the terminal could not decode, or control characters: no workbook takes them.
+        why = "it holds characters that are not printable text"
+    elif units > 31:
+        why = (
+            f"it is {units} characters long as Excel counts them (an emoji counts as two); "
+            "Excel allows 31"
+            if units != len(name)
+            else f"it is {units} characters long; Excel allows 31"
+        )
+    elif bad:
+        why = f"it contains {' '.join(bad)}"
+    elif name.startswith("'") or name.endswith("'"):
+        why = "it cannot start or end with '"
+    if why:
         raise click.BadParameter(f'"{value}" cannot name a tab: {why}.')
     return name
 

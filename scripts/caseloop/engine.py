@@ -18,9 +18,12 @@ from .config import (
     DEFAULT_LABELS,
     DEFAULT_RULES,
     DEFAULT_SCHEMA,
+    FIRST_YEAR,
+    LAST_YEAR,
     Labels,
     Rules,
     Schema,
+    check_rules_fit_schema,
     load_labels,
     load_rules,
     load_schema,
@@ -47,6 +50,14 @@ class Settings:
     now: str | None = None
     output: str | None = None
     http_client: Any = None  # a gspread HTTPClient class; tests point it at the fake server
+
+    def __post_init__(self) -> None:
+        # An empty --sheet is a slip (a shell variable that was not set), not "the default".
+        if self.sheet is not None and not self.sheet.strip():
+            raise CaseloopError(
+                f'--sheet "{self.sheet}" names no tab; give the case tab\'s name, or leave '
+                "--sheet out to use Cases (or 案例)."
+            )
 
     @cached_property
     def generated(self) -> dt.datetime:
@@ -85,19 +96,28 @@ def parse_now(text: str | None, rules: Rules) -> pd.Timestamp:
     if text is None:
         return pd.Timestamp(dt.datetime.now(tz).replace(tzinfo=None, microsecond=0))
     try:
-        stamp = pd.Timestamp(dt.datetime.fromisoformat(text.strip()))
+        moment = dt.datetime.fromisoformat(text.strip())
     except ValueError:
         raise CaseloopError(
             f'--now "{text}" is not a date and time; write it like 2026-11-20T18:00.'
         ) from None
-    if stamp.tzinfo is not None:
-        stamp = stamp.tz_convert(tz).tz_localize(None)
-    return stamp
+    out_of_range = CaseloopError(
+        f'--now "{text}" is out of range: caseloop works with dates from {FIRST_YEAR} to '
+        f"{LAST_YEAR}; give a time like 2026-11-20T18:00."
+    )
+    # Checked before the time-zone conversion too, which cannot reach past year 9999.
+    if not FIRST_YEAR <= moment.year <= LAST_YEAR:
+        raise out_of_range
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(tz).replace(tzinfo=None)
+        if not FIRST_YEAR <= moment.year <= LAST_YEAR:
+            raise out_of_range
+    return pd.Timestamp(moment)
 
 
 def find_case_tab(names: list[str], wanted: str | None, location: str) -> str:
     """The tab holding the cases: --sheet, else Cases or 案例 (case-insensitive)."""
-    candidates = [wanted] if wanted else list(CASE_TAB_NAMES)
+    candidates = [wanted] if wanted is not None else list(CASE_TAB_NAMES)
     by_norm = {normalize_label(n): n for n in names}
     for candidate in candidates:
         hit = by_norm.get(normalize_label(candidate))
@@ -118,6 +138,7 @@ def load(settings: Settings, *, for_writing: bool = False) -> Loaded:
     until ``write`` (or ``close``) is done.
     """
     rules, schema = settings.rules, settings.schema
+    check_rules_fit_schema(rules, Path(settings.rules_path), schema, Path(settings.schema_path))
     as_of = parse_now(settings.now, rules)
     workbook = open_workbook(
         settings.log,
@@ -222,7 +243,7 @@ def write(loaded: Loaded, models: list[SheetModel]) -> WriteResult:
 def weekly(loaded: Loaded, settings: Settings, week_text: str | None) -> Any:
     from .weekly import Week, weekly_report
 
-    week = Week.parse(week_text) if week_text else None
+    week = Week.parse(week_text) if week_text is not None else None
     return weekly_report(judge(loaded, settings), settings.rules, loaded.as_of, week)
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from .cells import CELL_LIMIT, fit_text
 from .config import FLAG_ORDER, Labels, Rules
 from .model import Cell, Chart, Range, Series, SheetModel, Style
 from .views import STATUS_COLUMNS, StatusView
@@ -63,6 +64,14 @@ def flag_label(rules: Rules, flag: str, lang: str) -> str:
     return rules.flags[flag].zh if lang == "zh" else flag
 
 
+def _fit(value: object, labels: Labels, lang: str) -> object:
+    """Text within Excel's cell limit (a Case ID list of a huge recurring problem, a note)."""
+    # Half the limit in characters cannot reach it in UTF-16 units: most cells skip the count.
+    if isinstance(value, str) and len(value) > CELL_LIMIT // 2:
+        return fit_text([value], labels, lang)
+    return value
+
+
 def _value(value: object) -> object:
     if value is None or value is pd.NaT:
         return None
@@ -116,7 +125,7 @@ def render_status(
             key = (flag, late, formats.get(column))
             if key not in styles:
                 styles[key] = flag_style(rules, flag, late, formats.get(column))
-            out.append(Cell(value, styles[key]))
+            out.append(Cell(_fit(value, labels, lang), styles[key]))
         rows.append(out)
     if len(rows) == 2:
         rows.append([Cell(labels.get("text", "no_cases", lang))])
@@ -265,7 +274,9 @@ def render_weekly(
         for values in section.rows:
             rows.append(
                 [
-                    Cell(v, Style(border=True, num_format=COLUMN_FORMATS.get(c)))
+                    Cell(
+                        _fit(v, labels, lang), Style(border=True, num_format=COLUMN_FORMATS.get(c))
+                    )
                     for c, v in zip(section.columns, values, strict=True)
                 ]
             )

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from .cells import fit_text, summarise_list
 from .config import FLAG_ORDER, Labels, Rules
 from .errors import Problem
 
@@ -52,14 +53,17 @@ def _columns_in(text: str, labels: Labels, lang: str) -> str:
 
 
 def _notes(case: dict, problems: list[Problem], rules: Rules, labels: Labels, lang: str) -> str:
-    """Every problem and every condition of the row, the shown flag's included."""
+    """Every condition and every problem of the row, the shown flag's reason first, in one cell."""
 
     def say(template: str, **values: object) -> str:
         return labels.get("notes", template, lang).format(**values)
 
-    parts = [p.line() for p in problems]
+    # Errors are an INVALID row's reason; warnings come after the reasons of any flag.
+    lines = [p.line() for p in problems if p.severity == "error"]
+    lines += [p.line() for p in problems if p.severity != "error"]
     if case["flag"] in ("INVALID", "RESOLVED"):
-        return " · ".join(parts)
+        return fit_text(lines, labels, lang)
+    parts: list[str] = []
     if case["deadline_near"]:
         left = case["deadline_hours_left"]
         deadline = case["Deadline"].strftime("%Y-%m-%d %H:%M")
@@ -97,7 +101,7 @@ def _notes(case: dict, problems: list[Problem], rules: Rules, labels: Labels, la
         parts.append(say("missing", columns=_columns_in(case["missing_evidence"], labels, lang)))
     if case["due_soon"]:
         parts.append(say("due_soon", due=case["due_at"].strftime("%Y-%m-%d %H:%M")))
-    return " · ".join(parts)
+    return fit_text(parts + lines, labels, lang)
 
 
 def _next_action(case: dict, rules: Rules, labels: Labels, lang: str) -> str:
@@ -105,12 +109,12 @@ def _next_action(case: dict, rules: Rules, labels: Labels, lang: str) -> str:
     action = info.action_zh if lang == "zh" else info.action
     if case["flag"] == "ESCALATE" and case["related_ids"]:
         action += " " + labels.get("notes", "quote_related", lang).format(
-            ids=", ".join(case["related_ids"])
+            ids=summarise_list(list(case["related_ids"]), labels, lang)
         )
     if case["flag"] == "NEEDS INFO":
         missing = _columns_in(str(case["missing_evidence"]), labels, lang)
         action += f"（{missing}）" if lang == "zh" else f" ({missing})"
-    return action
+    return fit_text([action], labels, lang)
 
 
 def status_view(

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
-from .config import Rules
+from .config import FIRST_YEAR, LAST_YEAR, Rules
 from .errors import CaseloopError
 from .rules import elapsed_hours, recurring_groups, reply_target_hours
 
@@ -77,6 +77,11 @@ class Week:
         if not match:
             raise CaseloopError(f'--week "{text}" is not an ISO week; write it like 2026-W47.')
         year, number = int(match.group(1)), int(match.group(2))
+        if not FIRST_YEAR <= year <= LAST_YEAR:
+            raise CaseloopError(
+                f'--week "{text}" is out of range: caseloop works with dates from {FIRST_YEAR} '
+                f"to {LAST_YEAR}; choose a week like 2026-W47."
+            )
         last = dt.date(year, 12, 28).isocalendar()[1]
         if not 1 <= number <= last:
             raise CaseloopError(
