@@ -293,6 +293,18 @@ def test_a_space_in_xfd1048576_validates_in_bounded_memory(tmp_path: Path) -> No
     assert "Cases!XFD1048576" in stdout and "far from the case log; clear it" in stdout
 
 
+def test_a_stray_cell_far_below_is_named_and_the_cases_read(tmp_path: Path) -> None:
+    log = _log(tmp_path, cases=[case(), case(Opened_At="2026/13/02")])
+    far_below = b'<row r="1048576"><c r="A1048576" t="inlineStr"><is><t>x</t></is></c></row>'
+    rewrite(log, {"xl/worksheets/sheet1.xml": add_row(far_below)})
+    doc = _json(_validate(log))
+    # The stray cell is in the Case ID column: read as a row (and judged), and named as far.
+    assert [e["cell"] for e in doc["errors"]][:1] == ["Cases!G3"]
+    assert {e["row"] for e in doc["errors"]} == {3, 1048576}
+    far = [w for w in doc["warnings"] if w["code"] == "far-cell"]
+    assert [w["cell"] for w in far] == ["Cases!A1048576"]
+
+
 def test_a_note_in_zz5_of_a_large_log_is_read_like_without_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -539,3 +551,41 @@ def test_totals_lines_and_a_repeated_header_row_are_not_cases(tmp_path: Path) ->
     result = _validate(log)
     doc = _json(result)
     assert (result.exit_code, doc["cases"], doc["errors"], doc["warnings"]) == (0, 2, [], [])
+
+
+def test_formulas_without_a_result_are_found_on_every_side_of_a_chunk_edge(tmp_path: Path) -> None:
+    """Every form a producer writes: no <v>, <v></v>, <v/>, a shared formula <f .../>; a text
+    formula with <v></v> has a saved (empty) result; in plain and x:-prefixed sheets."""
+    path = tmp_path / "formulas.xlsx"
+    book = xlsxwriter.Workbook(str(path))
+    sheet = book.add_worksheet("Cases")
+    forms = {101: "none", 202: "empty", 303: "selfclosing", 404: "shared", 505: "text"}
+    expected = set()
+    for r in range(30_000):
+        sheet.write_row(r, 0, [str(12000000000 + r), "US", "x" * 60])
+        if r % 991 == 7:
+            marker = list(forms)[(r // 991) % len(forms)]
+            sheet.write_formula(r, 3, "=NOW()-2", None, marker)
+            if forms[marker] != "text":
+                expected.add((r, 3))
+        if r % 997 == 3:
+            sheet.write_formula(r, 4, "=1+1", None, 2)  # saved: not reported
+    book.close()
+
+    def strip_results(data: bytes) -> bytes:
+        data = data.replace(b"<v>101</v>", b"").replace(b"<v>202</v>", b"<v></v>")
+        data = data.replace(b"<v>303</v>", b"<v/>")
+        data = data.replace(b"<f>NOW()-2</f><v>404</v>", b'<f t="shared" si="0"/>')
+        return re.sub(
+            rb'(<c r="D\d+")( s="\d+")?><f>NOW\(\)-2</f><v>505</v>',
+            rb'\1 t="str"><f>NOW()-2</f><v></v>',
+            data,
+        )
+
+    rewrite(path, {"xl/worksheets/sheet1.xml": strip_results})
+    sheet_xml = zipfile.ZipFile(path).read("xl/worksheets/sheet1.xml")
+    assert len(sheet_xml) > 3 << 20 and b'<f t="shared" si="0"/></c>' in sheet_xml
+    assert b't="str"><f>NOW()-2</f><v></v></c>' in sheet_xml
+    assert ExcelWorkbook(path).read_tab("Cases").unsaved_formulas == expected
+    rewrite(path, {"xl/worksheets/sheet1.xml": prefixed, "xl/workbook.xml": prefixed})
+    assert ExcelWorkbook(path).read_tab("Cases").unsaved_formulas == expected

@@ -52,7 +52,8 @@ class Sheet:
 
 
 def _local(tag: Any) -> str:
-    return etree.QName(tag).localname if isinstance(tag, str) else ""
+    """An element's or attribute's name without its namespace ("" for comments)."""
+    return tag.rpartition("}")[2] if isinstance(tag, str) else ""
 
 
 def _kind(rel_type: str) -> str:
@@ -73,6 +74,7 @@ class Package:
             }
             self.workbook_part = self._office_document()
             root = self.xml(self.workbook_part)
+            rels = self.relationships(self.workbook_part)
         except (zipfile.BadZipFile, KeyError, etree.XMLSyntaxError, ValueError, OSError) as exc:
             raise PackageError(type(exc).__name__) from None
         if _local(root.tag) != "workbook":
@@ -83,7 +85,6 @@ class Package:
             "1",
             "true",
         )
-        rels = self.relationships(self.workbook_part)
         self.sheets: list[Sheet] = []
         entries = root.find(self._tag("sheets"))
         for entry in entries if entries is not None else []:
@@ -101,9 +102,11 @@ class Package:
 
     def _office_document(self) -> str:
         for kind, part in self.relationships("").values():
-            if kind == "officeDocument" and part is not None:
+            if kind == "officeDocument" and part is not None and self.member(part):
                 return part
-        raise KeyError("no officeDocument relationship")
+        if self.member("xl/workbook.xml"):  # no package relationships: where everyone puts it
+            return "xl/workbook.xml"
+        raise KeyError("no workbook part")
 
     def member(self, part: str) -> str | None:
         return self._members.get(part.casefold())
@@ -165,10 +168,10 @@ class Package:
         folder, name = posixpath.split(self.workbook_part)
         rels_part = posixpath.join(folder, "_rels", name + ".rels")
         rels = self.xml(rels_part)
+        targets = self.relationships(self.workbook_part)
         keep = {sheet.part}
         for rel in list(rels):
-            kind = _kind(rel.get("Type", ""))
-            target = self.relationships(self.workbook_part).get(rel.get("Id", ""), ("", None))[1]
+            kind, target = targets.get(rel.get("Id", ""), ("", None))
             if target == sheet.part or kind in ("styles", "sharedStrings", "theme"):
                 keep.add(target)
             else:
@@ -187,22 +190,14 @@ class Package:
 
 # --- a quick pass over the sheet XML ------------------------------------------------------------
 
-_P = rb"((?:[A-Za-z_][\w.-]*:)?)"  # an element's namespace prefix, if any
-_ROW_NUMBER = re.compile(
-    rb"<(?:[A-Za-z_][\w.-]*:)?row\b[^>]*?\sr\s*=\s*[\"'](\d+)[\"'][^>]*?(?<!/)>"
-)
-_WIDE_CELL = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?c\b[^>]*?\sr\s*=\s*[\"']([A-Z]{2,3})(\d+)[\"']")
-_ERROR_CELL = re.compile(
-    rb"<" + _P + rb"c\b([^>]*?\st\s*=\s*[\"']e[\"'][^>]*)>"
-    rb"(?:\s*<\1f\b[^>]*?(?:/>|>[^<]*</\1f>))?\s*<\1v>([^<]*)</\1v>"
-)
-_UNSAVED_FORMULA = re.compile(
-    rb"<" + _P + rb"c\b([^>]*?)(?<!/)>\s*<\1f\b[^>]*?(?:/>|>[^<]*</\1f>)"
-    rb"\s*(<\1v\s*/>|<\1v></\1v>)?\s*</\1c>"
-)
+# The sheet's XML is looked at as bytes with patterns that start with a literal, so that the
+# regex engine skips from one candidate to the next instead of trying every cell.
+_WIDE_REF = re.compile(rb"r=[\"']([A-Z]{2,3})(\d+)")  # only cells have r="AB12"
 _REF_ATTR = re.compile(rb"\sr\s*=\s*[\"']([A-Z]{1,3})(\d+)[\"']")
 _TYPE_ATTR = re.compile(rb"\st\s*=\s*[\"'](\w+)[\"']")
+_ROW_ATTR = re.compile(rb"\sr\s*=\s*[\"'](\d+)[\"']")
 _ROOT = re.compile(rb"<([A-Za-z_][\w.-]*:)?(?:worksheet|dialogsheet|macrosheet)\b")
+_OVERLAP = 8192  # longer than any element the patterns look at
 
 
 def column_index(letters: bytes | str) -> int:
@@ -229,11 +224,66 @@ class SheetScan:
         return extent > max(DENSE_CELLS, SPARSE_FACTOR * self.values)
 
 
+class _Patterns:
+    """The patterns for one namespace prefix (b"" or b"x:", as ClosedXML writes)."""
+
+    def __init__(self, prefix: bytes) -> None:
+        p = re.escape(prefix)
+        self.prefix = prefix
+        self.row = b"<" + prefix + b"row"
+        self.cell = b"<" + prefix + b"c"
+        self.value_ends = (b"</" + prefix + b"v>", b"</" + prefix + b"is>")
+        self.error = re.compile(
+            rb"t=[\"']e[\"'][^>]*>(?:\s*<" + p + rb"f\b[^>]*?(?:/>|>[^<]*</" + p + rb"f>))?"
+            rb"\s*<" + p + rb"v>([^<]*)</" + p + rb"v>"
+        )
+        # The end of a formula with nothing, an empty <v/> or <v></v> after it, then </c>.
+        tail = rb"\s*(<" + p + rb"v\s*/>|<" + p + rb"v></" + p + rb"v>)?\s*</" + p + rb"c>"
+        self.formula_end = re.compile(rb"</" + p + rb"f>" + tail)
+        self.empty_formula_end = re.compile(rb"/>" + tail)
+
+    def cell_head(self, data: bytes, before: int) -> tuple[int, bytes] | None:
+        """The start and attributes of the cell element that encloses ``before``."""
+        at = before
+        while True:
+            at = data.rfind(self.cell, 0, at)
+            if at < 0:
+                return None
+            after = data[at + len(self.cell) : at + len(self.cell) + 1]
+            if after in (b" ", b">", b"\t", b"\n", b"\r"):
+                close = data.find(b">", at)
+                return at, data[at + len(self.cell) : close]
+            # <cols>, <col ...>: not a cell
+
+    def last_row(self, data: bytes) -> int:
+        """The number of the last row element that has content (rows come in order)."""
+        end = len(data)
+        for _ in range(1000):  # empty formatted rows at the end: look past a few of them
+            at = data.rfind(self.row, 0, end)
+            if at < 0:
+                return 0
+            close = data.find(b">", at)
+            head = data[at : close + 1] if close >= 0 else b""
+            end = at
+            if head[len(self.row) : len(self.row) + 1] not in (b" ", b">", b"\t", b"\n", b"\r"):
+                continue  # <rowBreaks>
+            if head.endswith(b"/>"):
+                continue
+            number = _ROW_ATTR.search(head)
+            return int(number.group(1)) if number else 0
+        return 0
+
+
+def _position(attrs: bytes) -> tuple[int, int] | None:
+    ref = _REF_ATTR.search(attrs)
+    return (int(ref.group(2)) - 1, column_index(ref.group(1))) if ref else None
+
+
 def scan_sheet(stream: IO[bytes]) -> SheetScan:
-    """Bytes in chunks, so memory stays flat; the regexes run only where a chunk needs them."""
-    overlap = 8192  # longer than any element the patterns look at
+    """Bytes in chunks, so memory stays flat; the costlier patterns run only where a chunk has
+    error cells or formulas."""
     tail = b""
-    prefix: bytes | None = None
+    patterns: _Patterns | None = None
     scan = SheetScan(0, 0, 0, [], set())
     row_tags = 0
     widest = -1
@@ -241,36 +291,28 @@ def scan_sheet(stream: IO[bytes]) -> SheetScan:
         while True:
             chunk = stream.read(1 << 20)
             data = tail + chunk
-            cut = len(data) if not chunk else max(0, len(data) - overlap)
-            if prefix is None:
+            # Elements that start before the cut are whole in this round; the rest come again.
+            cut = len(data) if not chunk else max(0, len(data) - _OVERLAP)
+            if patterns is None:
                 root = _ROOT.search(data)
-                prefix = (root.group(1) or b"") if root else b""
+                patterns = _Patterns((root.group(1) or b"") if root else b"")
+            p = patterns
             # Counted in the new bytes only (a tag cut by the chunk edge is missed: an estimate).
-            scan.values += chunk.count(b"</" + prefix + b"v>") + chunk.count(
-                b"</" + prefix + b"is>"
-            )
-            row_tags += chunk.count(b"<" + prefix + b"row")
-            # Maxima: what the overlap shows twice does not matter.
-            for match in _ROW_NUMBER.finditer(data):
-                scan.rows = max(scan.rows, int(match.group(1)))
-            for match in _WIDE_CELL.finditer(data):
+            scan.values += chunk.count(p.value_ends[0]) + chunk.count(p.value_ends[1])
+            row_tags += chunk.count(p.row + b" ") + chunk.count(p.row + b">")
+            scan.rows = max(scan.rows, p.last_row(data))
+            for match in _WIDE_REF.finditer(data):
                 widest = max(widest, column_index(match.group(1)))
-            if b'"e"' in data or b"'e'" in data:
-                for match in _ERROR_CELL.finditer(data):
-                    if match.start() < cut:
-                        ref = _REF_ATTR.search(match.group(2))
-                        if ref:
-                            position = (int(ref.group(2)) - 1, column_index(ref.group(1)))
-                            scan.errors.append((*position, match.group(3).decode("utf-8")))
-            if b"f>" in data or b"<" + prefix + b"f " in data:
-                for match in _UNSAVED_FORMULA.finditer(data):
-                    if match.start() < cut:
-                        attrs = match.group(2)
-                        kind = _TYPE_ATTR.search(attrs)
-                        saved_text = kind is not None and kind.group(1) == b"str" and match.group(3)
-                        ref = _REF_ATTR.search(attrs)
-                        if ref and not saved_text:
-                            scan.unsaved.add((int(ref.group(2)) - 1, column_index(ref.group(1))))
+            if b't="e"' in data or b"t='e'" in data:
+                for match in p.error.finditer(data):
+                    head = p.cell_head(data, match.start())
+                    position = _position(head[1]) if head else None
+                    if head and head[0] < cut and position:
+                        scan.errors.append((*position, match.group(1).decode("utf-8")))
+            if b"f>" in data or b"<" + p.prefix + b"f " in data:
+                for pattern in (p.formula_end, p.empty_formula_end):
+                    for match in pattern.finditer(data):
+                        _unsaved_formula(p, data, match, cut, scan.unsaved)
             if not chunk:
                 break
             tail = data[cut:]
@@ -278,6 +320,29 @@ def scan_sheet(stream: IO[bytes]) -> SheetScan:
     scan.columns = widest + 1 if widest >= 26 else 26
     scan.errors.sort()
     return scan
+
+
+def _unsaved_formula(
+    p: _Patterns, data: bytes, match: re.Match[bytes], cut: int, found: set[tuple[int, int]]
+) -> None:
+    head = p.cell_head(data, match.start())
+    if head is None or head[0] >= cut:
+        return
+    start, attrs = head
+    inside = data[start : match.start() + 2]
+    if b"<" + p.prefix + b"f" not in inside or attrs.endswith(b"/"):
+        return  # an empty element that is not a formula, or a cell with no content
+    if match.re is p.empty_formula_end:
+        # The "/>" must close the formula itself: <f t="shared" si="0"/>.
+        opening = data.rfind(b"<", start, match.start())
+        if not data.startswith(b"<" + p.prefix + b"f", opening):
+            return
+    kind = _TYPE_ATTR.search(attrs)
+    if match.group(1) and kind is not None and kind.group(1) == b"str":
+        return  # <v></v> of a text formula: a saved empty text
+    position = _position(attrs)
+    if position:
+        found.add(position)
 
 
 # --- the streamed read ---------------------------------------------------------------------------
@@ -436,61 +501,74 @@ def _shared_strings(package: Package) -> list[str]:
     return strings
 
 
-def _stream_cells(
+def _tags(name: str) -> frozenset[str]:
+    return frozenset(f"{{{ns}}}{name}" for ns in MAIN_NAMESPACES)
+
+
+_ROW_TAGS, _CELL_TAGS = _tags("row"), _tags("c")
+_V_TAGS, _IS_TAGS, _F_TAGS = _tags("v"), _tags("is"), _tags("f")
+
+
+def _stream_rows(
     package: Package, part: str, date1904: bool
-) -> Iterator[tuple[int, int, Any, bool]]:
-    """(row, column, value, formula without saved result) of every cell, 0-based, in order."""
+) -> Iterator[tuple[int, list[tuple[int, Any]], list[int]]]:
+    """Per row element: its 0-based number, its (column, value) cells that hold a value, and
+    the columns of its formulas without a saved result.
+
+    Parsed row by row, each row dropped once read: memory holds one row, not the sheet."""
     strings = _shared_strings(package)
     formats = _Formats(package)
-    tags = tuple(f"{{{ns}}}{name}" for ns in MAIN_NAMESPACES for name in ("c", "row"))
-    row_number = -1  # 0-based row of the last row element
-    current_row = None
-    column = -1
+    columns: dict[str, int] = {}  # column letters → index, the same few letters on every row
+    row_number = -1
     with package.open(part) as stream:
-        for _, element in etree.iterparse(
-            stream, events=("end",), tag=tags, huge_tree=True, resolve_entities=False
+        for _, row in etree.iterparse(
+            stream, events=("end",), tag=tuple(_ROW_TAGS), huge_tree=True, resolve_entities=False
         ):
-            name = _local(element.tag)
-            if name == "row":
-                if element is not current_row:  # a row without cells
-                    row_number = int(element.get("r", row_number + 2)) - 1
-                current_row = None
-                element.clear()
-                parent = element.getparent()
-                while element.getprevious() is not None:
-                    del parent[0]
-                continue
-            row = element.getparent()
-            if row is not current_row:
-                current_row = row
-                row_number = int(row.get("r", row_number + 2)) - 1 if row is not None else 0
-                column = -1
-            ref = element.get("r")
-            if ref:
-                letters = ref.rstrip("0123456789")
-                column = column_index(letters)
-                row_number = int(ref[len(letters) :]) - 1
-            else:
-                column += 1
-            yield row_number, column, *_cell_value(element, strings, formats, date1904)
+            number = row.get("r")
+            row_number = int(number) - 1 if number else row_number + 1
+            column = -1
+            cells: list[tuple[int, Any]] = []
+            unsaved: list[int] = []
+            for cell in row:
+                if cell.tag not in _CELL_TAGS:
+                    continue
+                ref = cell.get("r")
+                if ref:
+                    letters = ref.rstrip("0123456789")
+                    column = columns.get(letters, -1)
+                    if column < 0:
+                        column = columns[letters] = column_index(letters)
+                else:
+                    column += 1
+                value, no_result = _cell_value(cell, strings, formats, date1904)
+                if value is not None:
+                    cells.append((column, value))
+                elif no_result:
+                    unsaved.append(column)
+            yield row_number, cells, unsaved
+            row.clear()
+            parent = row.getparent()
+            while row.getprevious() is not None:
+                del parent[0]
 
 
 def _cell_value(
     cell: etree._Element, strings: list[str], formats: _Formats, date1904: bool
 ) -> tuple[Any, bool]:
+    """The value python-calamine gives the cell, and whether it is a formula without a result."""
     kind = cell.get("t")
     value_text: str | None = None
     has_value = False
     inline = None
     formula = False
     for child in cell:
-        name = _local(child.tag)
-        if name == "v":
+        tag = child.tag
+        if tag in _V_TAGS:
             has_value = True
             value_text = child.text
-        elif name == "is":
+        elif tag in _IS_TAGS:
             inline = child
-        elif name == "f":
+        elif tag in _F_TAGS:
             formula = True
     if kind in ("inlineStr", "is"):
         text = _rich_text(inline) if inline is not None else ""
@@ -498,6 +576,12 @@ def _cell_value(
     unsaved = formula and (not has_value or (not value_text and kind != "str"))
     if not value_text:
         return None, unsaved
+    if kind is None or kind == "n":
+        try:
+            number = float(value_text)
+        except ValueError:
+            return value_text, False
+        return _number_value(number, formats.kind(cell.get("s")), date1904), False
     if kind == "s":
         try:
             return strings[int(value_text)] or None, False
@@ -507,15 +591,9 @@ def _cell_value(
         return value_text != "0", False
     if kind == "e":
         return CellError(value_text), False
-    if kind == "str":
-        return value_text, False
     if kind == "d":
         return _iso_value(value_text), False
-    try:
-        number = float(value_text)
-    except ValueError:
-        return value_text, False
-    return _number_value(number, formats.kind(cell.get("s")), date1904), False
+    return value_text, False  # "str": a formula's text result
 
 
 @dataclass
@@ -543,13 +621,11 @@ def _stream_sheet(package: Package, part: str, date1904: bool) -> _Streamed:
     by_row: dict[int, list[tuple[int, Any]]] = {}
     unsaved: set[tuple[int, int]] = set()
     counts: Counter[int] = Counter()
-    for r, c, value, no_result in _stream_cells(package, part, date1904):
-        if no_result:
-            unsaved.add((r, c))
-        if value is None:
-            continue
-        by_row.setdefault(r, []).append((c, value))
-        counts[c] += 1
+    for r, cells, no_result in _stream_rows(package, part, date1904):
+        unsaved.update((r, c) for c in no_result)
+        if cells:
+            by_row[r] = cells
+            counts.update(c for c, _ in cells)
     if not counts:
         return _Streamed([], [], unsaved, [], False)
     first, last = _main_columns(counts)
@@ -581,6 +657,15 @@ def _stream_sheet(package: Package, part: str, date1904: bool) -> _Streamed:
 # --- one tab -------------------------------------------------------------------------------------
 
 
+_SHEET_KINDS = {
+    "chartsheet": "a chart sheet",
+    "dialogsheet": "a dialog sheet",
+    "xlMacrosheet": "an Excel 4 macro sheet",
+    "xlIntlMacrosheet": "an Excel 4 macro sheet",
+    "": "a VBA module sheet",
+}
+
+
 class SheetReadError(Exception):
     """The tab's own part cannot be read by calamine nor streamed."""
 
@@ -588,14 +673,17 @@ class SheetReadError(Exception):
 def _totals_rows(package: Package, part: str) -> set[int]:
     """1-based sheet rows that are the totals rows of the Excel Tables on a sheet."""
     rows: set[int] = set()
-    for table_part in package.related(part, "table"):
+    try:
+        tables = package.related(part, "table")
+    except (etree.XMLSyntaxError, KeyError, ValueError):
+        return rows  # the tab is still read; only its Tables' totals rows are not known
+    for table_part in tables:
         try:
             table = package.xml(table_part)
-        except (etree.XMLSyntaxError, KeyError):
+            count = int(table.get("totalsRowCount", "0") or 0)
+        except (etree.XMLSyntaxError, KeyError, ValueError):
             continue
-        count = int(table.get("totalsRowCount", "0") or 0)
-        ref = table.get("ref", "")
-        match = re.fullmatch(r"\$?[A-Z]{1,3}\$?(\d+):\$?[A-Z]{1,3}\$?(\d+)", ref)
+        match = re.fullmatch(r"\$?[A-Z]{1,3}\$?(\d+):\$?[A-Z]{1,3}\$?(\d+)", table.get("ref", ""))
         if count > 0 and match:
             last = int(match.group(2))
             rows.update(range(last - count + 1, last + 1))
@@ -619,7 +707,8 @@ def read_sheet(package: Package, title: str, *, stream: bool = False) -> Grid:
     if sheet is None or sheet.part is None or package.member(sheet.part) is None:
         raise SheetReadError("its part is missing")
     if sheet.kind != "worksheet":
-        raise SheetReadError(f"it is a {sheet.kind or 'module'} sheet, not a worksheet")
+        what = _SHEET_KINDS.get(sheet.kind, "a sheet of another kind")
+        raise SheetReadError(f"it is {what}, not a table of cells")
     totals = _totals_rows(package, sheet.part)
     try:
         scan = scan_sheet(package.open(sheet.part))
