@@ -266,3 +266,129 @@ def test_google_serials_in_the_repeated_hour_are_kept():
     assert f.problems == []
     # 02:30 CET (the later one) is 09:30 in Shanghai.
     assert f.cases.iloc[0]["Opened At"] == pd.Timestamp("2026-10-25 09:30")
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("2026年11月20日9时30分", dt.datetime(2026, 11, 20, 9, 30)),
+        ("2026年11月20日09时30分", dt.datetime(2026, 11, 20, 9, 30)),
+        ("2026年11月20日 9时5分", dt.datetime(2026, 11, 20, 9, 5)),
+        ("2026年11月20日09时30分15秒", dt.datetime(2026, 11, 20, 9, 30, 15)),
+        ("2026年11月20日 09时30分15秒", dt.datetime(2026, 11, 20, 9, 30, 15)),
+        ("2026年11月20日9时30分5秒", dt.datetime(2026, 11, 20, 9, 30, 5)),
+        ("2026年11月20日9点30分", dt.datetime(2026, 11, 20, 9, 30)),
+        ("2026年11月20日9:30", dt.datetime(2026, 11, 20, 9, 30)),
+        ("2026年11月20日 9:30:15", dt.datetime(2026, 11, 20, 9, 30, 15)),
+        ("2026-11-20 9:30", dt.datetime(2026, 11, 20, 9, 30)),
+        ("2026-11-20 9:05:07", dt.datetime(2026, 11, 20, 9, 5, 7)),
+    ],
+)
+def test_chinese_times_with_one_digit_hours_and_with_or_without_seconds(text, expected):
+    f = frame_of(grid([case(Opened_At=text)]))
+    assert f.problems == []
+    assert f.cases.iloc[0]["Opened At"] == pd.Timestamp(expected)
+
+
+@pytest.mark.parametrize("text", ["2026-11-20 09:3015", "2026-11-209:30"])
+def test_run_together_times_are_not_guessed(text):
+    f = frame_of(grid([case(Opened_At=text)]))
+    assert codes(f) == [("not-a-date", "Cases!G2")]
+
+
+def test_serials_of_a_1904_workbook_count_from_1904():
+    opened = dt.datetime(2026, 11, 20, 9, 30)
+    serial_1904 = (opened - dt.datetime(1904, 1, 1)) / dt.timedelta(days=1)
+    g = grid([case(Opened_At=serial_1904), case(Opened_At=1000.0)])
+    g.date1904 = True
+    f = frame_of(g)
+    assert f.cases.iloc[0]["Opened At"] == pd.Timestamp(opened)
+    # Implausible serials are named with the number the cell holds.
+    assert [(p.code, p.cell) for p in f.problems] == [("not-a-date", "Cases!G3")]
+    assert '"1000"' in f.problems[0].message
+    g.date1904 = False
+    assert frame_of(g).cases.iloc[0]["Opened At"] == pd.Timestamp(opened) - pd.Timedelta(days=1462)
+
+
+def test_repeated_headers_and_totals_lines_are_not_cases():
+    zh = [SCHEMA.field(h).zh for h in HEADERS]
+    g = grid(
+        [
+            case(),
+            dict(zip(HEADERS, HEADERS, strict=True)),
+            {"Case ID": "TOTAL", "Follow-ups": 4},
+            dict(zip(HEADERS, zh, strict=True)),
+            {"Marketplace": " 合计 ", "Follow-ups": 2},
+            {"Category": "总计"},
+            {"Case ID": "Totals", "Summary": "2 cases"},
+            case(),
+        ]
+    )
+    f = frame_of(g)
+    assert f.problems == []
+    assert f.cases["_row"].tolist() == [2, 9]
+
+
+def test_a_totals_word_after_a_case_id_or_with_a_date_is_a_case():
+    g = grid(
+        [
+            case(Summary="Total"),  # the Case ID comes first: a case whose summary says Total
+            {"Marketplace": "Total", "Case ID": "12345678901"},  # Case ID is not a totals word
+        ],
+        headers=["Marketplace", *[h for h in HEADERS if h != "Marketplace"]],
+    )
+    f = frame_of(g)
+    assert f.cases["_row"].tolist() == [2, 3]
+    assert ("required", "Cases!G3") in codes(f)
+
+
+def test_table_totals_rows_from_the_workbook_are_skipped():
+    g = grid([case(), case(), {"Case ID": 2, "Follow-ups": 0}])
+    g.skip_rows = {4}
+    f = frame_of(g)
+    assert f.problems == [] and f.cases["_row"].tolist() == [2, 3]
+
+
+def test_rows_read_sparsely_keep_their_sheet_numbers():
+    g = grid([case(), case(Opened_At="bad")], above=[["Team log"], []])
+    g.row_numbers = [1, 2, 3, 4, 1_048_576]
+    g.rows[1] = ["note"]  # row 2 is not blank here: only the numbers say where rows are
+    f = frame_of(g)
+    assert (f.header_row, f.cases["_row"].tolist()) == (3, [4, 1_048_576])
+    assert codes(f) == [("not-a-date", "Cases!G1048576")]
+
+
+def test_a_header_beyond_row_10_is_not_found_when_rows_are_sparse():
+    g = grid([case()], above=[["Team log"]])
+    g.row_numbers = [1, 11, 12]
+    with pytest.raises(CaseloopError, match="No header row found"):
+        frame_of(g)
+
+
+def test_formulas_without_a_saved_result_are_named_and_the_row_still_judged():
+    late = NOW - dt.timedelta(hours=30)
+    g = grid([case(Opened_At=late, Last_Sent_At=late), case()])
+    reply, opened = HEADERS.index("Last Reply At"), HEADERS.index("Opened At")
+    g.rows[2][opened] = ""  # calamine reads a formula without a result as ""
+    g.unsaved_formulas = {(1, reply), (2, opened), (40, reply)}
+    f = frame_of(g)
+    assert [(p.severity, p.code, p.cell) for p in f.problems] == [
+        ("error", "formula-no-result", "Cases!G3"),
+        ("warning", "formula-no-result", "Cases!J2"),
+    ]
+    assert f.cases["_invalid"].tolist() == [False, True]
+
+
+def test_far_cells_are_warnings_naming_the_cell():
+    g = grid([case()])
+    g.far_cells = [(1_048_575, 16_383, " ")]
+    f = frame_of(g)
+    (p,) = f.problems
+    assert (p.severity, p.code, p.cell, p.row) == ("warning", "far-cell", "Cases!XFD1048576", None)
+    assert p.message.startswith('This cell holds " " far from the case log; clear it')
+
+
+def test_case_dates_centuries_away_are_refused_with_their_cell():
+    # 322 years before NOW: more than a datetime64[ns] difference holds; refused, not a crash.
+    f = frame_of(grid([case(Opened_At=dt.datetime(1704, 6, 19, 3, 25)), case()]))
+    assert codes(f) == [("date-out-of-range", "Cases!G2")]

@@ -22,23 +22,32 @@ from .errors import CaseloopError, Problem
 HEADER_SCAN_ROWS = 10
 MIN_KNOWN_HEADERS = 3
 EXCEL_EPOCH = pd.Timestamp("1899-12-30")
+DAYS_1900_TO_1904 = 1462  # a 1904-system serial (old Mac Excel) counts from 1904-01-01
 # Serials outside this range are not plausible case dates (1990..2100).
 SERIAL_MIN, SERIAL_MAX = 32874, 73051
-# The years a datetime64[ns] holds, a day's margin for time zones: a date cell of 9999-12-31
-# (a "no deadline" some teams type) or 0001-01-01 is refused with its cell, not a crash.
-YEAR_MIN, YEAR_MAX = pd.Timestamp.min.year + 1, pd.Timestamp.max.year - 1
+# Years a case date can have: a date cell of 9999-12-31 (a "no deadline" some teams type) or
+# 0001-01-01 is refused with its cell, not a crash. Within 1900..2100 any two case dates are
+# less than the 292 years a difference of datetime64[ns] holds apart.
+YEAR_MIN, YEAR_MAX = 1900, 2100
 # Real UTC offsets lie within -12:00..+14:00; "+25:00" is a typo, not a time zone.
 MAX_OFFSET_MINUTES = 14 * 60
 
+# 2026-11-20 09:30, 2026/11/20T9:30:15+08:00, 2026年11月20日9时30分, 2026年11月20日 9点30分15秒:
+# after 日 the time may follow directly; seconds follow a colon or 分.
 _DATE_TEXT = re.compile(
-    r"^(?P<y>\d{4})\s*[-/.年]\s*(?P<m>\d{1,2})\s*[-/.月]\s*(?P<d>\d{1,2})\s*日?"
-    r"(?:(?:\s*T\s*|\s+)(?P<H>\d{1,2})\s*[:：时]\s*(?P<M>\d{1,2})"
-    r"(?:\s*[:：分]\s*(?P<S>\d{1,2})(?:\.\d+)?)?\s*秒?"
+    r"^(?P<y>\d{4})\s*[-/.年]\s*(?P<m>\d{1,2})\s*[-/.月]\s*(?P<d>\d{1,2})(?:\s*日)?"
+    r"(?:(?:\s*T\s*|\s+|(?<=日))(?P<H>\d{1,2})\s*[:：时点]\s*(?P<M>\d{1,2})(?:\s*分)?"
+    r"(?:(?:\s*[:：]|(?<=分))\s*(?P<S>\d{1,2})(?:\.\d+)?(?:\s*秒)?)?"
     r"\s*(?P<tz>Z|[+-]\d{2}:?\d{2})?)?\s*$"
 )
 _DAY_MONTH_TEXT = re.compile(r"^\d{1,2}\s*[-/.]\s*\d{1,2}\s*[-/.]\s*\d{2,4}\b")
 _SCIENTIFIC = re.compile(r"^\d(\.\d+)?[eE]\+?\d+$")
 _RELATED_SPLIT = re.compile(r"[\s,;，；、/]+")
+# The first filled cell of a totals line under the cases (normalized as headers are).
+TOTALS_WORDS = frozenset(
+    {"total", "totals", "grand total", "subtotal", "合计", "总计", "小计", "合計", "總計", "小計"}
+)
+_STARTS_WITH_DIGIT = re.compile(r"\s*\d")
 
 
 @dataclass
@@ -123,10 +132,14 @@ class _Builder:
     def find_header(self) -> None:
         rows = self.grid.rows
         lookup = self.schema.header_lookup
+        numbers = self.grid.row_numbers
         for r, row in enumerate(rows[:HEADER_SCAN_ROWS]):
+            sheet_row = numbers[r] if numbers is not None else r + 1
+            if sheet_row > HEADER_SCAN_ROWS:
+                break
             known = [c for c in row if c is not None and normalize_label(c) in lookup]
             if len(known) >= MIN_KNOWN_HEADERS:
-                self.header_row = r + 1
+                self.header_index, self.header_row = r, sheet_row
                 self._map_columns(row)
                 return
         if not any(any(c not in (None, "") for c in row) for row in rows):
@@ -177,7 +190,11 @@ class _Builder:
     def build(self) -> CaseFrame:
         self.find_header()
         width = max(self.columns.values()) + 1
-        table = _as_table(self.grid.rows[self.header_row :], width)
+        table = _as_table(self.grid.rows[self.header_index + 1 :], width)
+        if self.grid.row_numbers is not None:
+            numbers = np.asarray(self.grid.row_numbers[self.header_index + 1 :], dtype=np.int64)
+        else:
+            numbers = np.arange(self.header_row + 1, self.header_row + 1 + len(table))
         # A row with nothing in any known column is not a case (blank rows, notes below).
         known = table[:, list(self.columns.values())]
         filled = ~((known == None) | (known == ""))  # noqa: E711 (elementwise on objects)
@@ -190,11 +207,13 @@ class _Builder:
                 for v in known[i]
                 if v is not None and v != ""
             )
+        keep &= ~self._not_cases(table, numbers, keep)
         kept_at = np.flatnonzero(keep)
-        sheet_rows = kept_at.astype(np.int64) + self.header_row + 1
+        sheet_rows = numbers[kept_at]
         kept = table[kept_at]
         raw = {name: pd.Series(kept[:, c], dtype=object) for name, c in self.columns.items()}
         self.rows = pd.Series(sheet_rows, dtype=np.int64)
+        unsaved = self._unsaved_formulas(sheet_rows)
         frame = pd.DataFrame({"_row": self.rows})
         for f in self.schema.fields:
             if f.name not in raw:
@@ -215,12 +234,26 @@ class _Builder:
                 frame[f.name] = self.parse_enum(f.name, series)
             else:
                 frame[f.name] = self.parse_text(f.name, series)
+            if f.name in unsaved:
+                mask = unsaved[f.name]
+                self._blank[f.name] &= ~mask
+                # An empty required cell cannot be judged either way; elsewhere the row is
+                # judged on what can be read, with the cell named.
+                self._bad(
+                    f.name,
+                    mask,
+                    series,
+                    "formula-no-result",
+                    "{column} is a formula with no saved result; open and save the workbook in Excel.",
+                    severity="error" if f.required else "warning",
+                )
             if f.required:
                 self.require(f.name, frame[f.name], series)
             if f.pattern is not None:
                 self.check_pattern(f.name, frame[f.name], f.pattern)
         frame["related_ids"] = self.parse_related(frame)
         self.check_rows(frame)
+        self.report_far_cells()
         bad_rows = {p.row for p in self.problems if p.severity == "error" and p.row is not None}
         frame["_invalid"] = frame["_row"].isin(bad_rows)
         order = {"error": 0, "warning": 1}
@@ -230,6 +263,62 @@ class _Builder:
         return CaseFrame(
             frame, self.problems, self.grid.title, self.header_row, self.columns, self.ignored
         )
+
+    def _not_cases(self, table: np.ndarray, numbers: np.ndarray, filled: np.ndarray) -> np.ndarray:
+        """Rows under the header that are not cases: Excel Table totals rows, the header
+        repeated (>= 3 header names), and totals lines ("Total", "合计" first, no Case ID)."""
+        skip = np.isin(numbers, list(self.grid.skip_rows)) if self.grid.skip_rows else None
+        if skip is None:
+            skip = np.zeros(len(table), dtype=bool)
+        # Cases have a date or a number in Opened At (or date text, which starts with a digit):
+        # only the other rows are looked at cell by cell.
+        opened = pd.Series(table[:, self.columns["Opened At"]], dtype=object)
+        kinds = opened.map(type)
+        is_str = kinds.eq(str)
+        dated = kinds.isin([dt.datetime, dt.date, pd.Timestamp, int, float])
+        text_dates = opened[is_str].str.match(_STARTS_WITH_DIGIT.pattern).astype(bool)
+        dated[text_dates.index[text_dates]] = True
+        lookup = self.schema.header_lookup
+        known = list(self.columns.values())
+        case_id = self.columns["Case ID"]
+        for i in np.flatnonzero(filled & ~dated.to_numpy() & ~skip):
+            row = table[i]
+            labels = [normalize_label(row[c]) if isinstance(row[c], str) else None for c in known]
+            if sum(label in lookup for label in labels if label) >= MIN_KNOWN_HEADERS:
+                skip[i] = True
+                continue
+            first = next((v for v in row if _text_of(v) is not None), None)
+            if isinstance(first, str) and normalize_label(first) in TOTALS_WORDS:
+                identifier = _text_of(row[case_id])
+                skip[i] = identifier is None or normalize_label(identifier) in TOTALS_WORDS
+        return skip
+
+    def _unsaved_formulas(self, sheet_rows: np.ndarray) -> dict[str, pd.Series]:
+        """Per column, the case rows whose cell is a formula the file holds no result for."""
+        if not self.grid.unsaved_formulas:
+            return {}
+        index_of = {int(row): i for i, row in enumerate(sheet_rows)}
+        name_of = {c: name for name, c in self.columns.items()}
+        masks: dict[str, pd.Series] = {}
+        for r, c in self.grid.unsaved_formulas:
+            i = index_of.get(r + 1)
+            if i is None or c not in name_of:
+                continue
+            mask = masks.setdefault(name_of[c], pd.Series(False, index=range(len(sheet_rows))))
+            mask.iat[i] = True
+        return masks
+
+    def report_far_cells(self) -> None:
+        for r, c, value in self.grid.far_cells:
+            self.problems.append(
+                Problem(
+                    "warning",
+                    "far-cell",
+                    f"{self.ref}!{column_letter(c)}{r + 1}",
+                    f"This cell holds {_show(value)} far from the case log; clear it "
+                    "(it makes the tab huge to read).",
+                )
+            )
 
     def _bad(
         self,
@@ -419,6 +508,8 @@ class _Builder:
         bad_serial = pd.Series(False, index=series.index)
         if is_num.any():
             nums = series[is_num].astype(float)
+            if self.grid.date1904:
+                nums = nums + DAYS_1900_TO_1904  # now days since 1899-12-30 like the rest
             plausible = nums.between(SERIAL_MIN, SERIAL_MAX)
             stamps = EXCEL_EPOCH + pd.to_timedelta((nums[plausible] * 86400).round(), unit="s")
             if self.grid.dates_as_serials and self.grid.timezone and self.grid.timezone != tz.key:

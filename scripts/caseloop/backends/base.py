@@ -32,6 +32,15 @@ class Grid:
     timezone: str | None = None  # the spreadsheet's own time zone setting, if it has one
     dates_as_serials: bool = False  # True for Google Sheets (UNFORMATTED_VALUE + SERIAL_NUMBER)
     has_error_cells: bool = True  # False when the backend knows no cell holds a CellError
+    date1904: bool = False  # the workbook counts serials from 1904-01-01 (old Mac Excel)
+    # 1-based sheet row of each entry of ``rows`` when only rows holding data were read;
+    # None when rows[i] is sheet row i + 1.
+    row_numbers: list[int] | None = None
+    # (row, column), 0-based, of formula cells the file holds no result for.
+    unsaved_formulas: set[tuple[int, int]] = field(default_factory=set)
+    skip_rows: set[int] = field(default_factory=set)  # 1-based rows of Excel Table totals
+    # (row, column, value), 0-based, of cells far from the case log that made the tab huge.
+    far_cells: list[tuple[int, int, Any]] = field(default_factory=list)
 
 
 @dataclass

@@ -1,25 +1,16 @@
-"""The Excel backend: read a tab with calamine, write generated tabs by splicing the zip."""
+"""The Excel backend: read a tab (xlsx_read), write generated tabs by splicing the zip."""
 
 from __future__ import annotations
 
-import io
-import re
-import zipfile
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from ..errors import CaseloopError
 from ..model import SheetModel
-from .base import CellError, Grid, WriteResult
+from .base import Grid, WriteResult
 
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # legacy .xls and password-encrypted .xlsx
 ZIP_MAGIC = b"PK\x03\x04"
 EXCEL_SUFFIXES = (".xlsx", ".xlsm")
-_ERROR_CELL = re.compile(
-    rb'<c r="([A-Z]+)(\d+)"[^>]*?t="e"[^>]*>(?:<f[^>]*?(?:/>|>.*?</f>))?<v>([^<]*)</v>'
-)
-_SHEET_ENTRY = re.compile(rb"<sheet\b[^>]*>")
-_ATTR = re.compile(rb'([\w:]+)="([^"]*)"')
 
 
 def _same_file(one: Path, other: Path) -> bool:
@@ -27,13 +18,6 @@ def _same_file(one: Path, other: Path) -> bool:
         return one.exists() and other.exists() and one.samefile(other)
     except OSError:
         return False
-
-
-def _col_index(letters: bytes) -> int:
-    n = 0
-    for ch in letters:
-        n = n * 26 + (ch - 64)
-    return n - 1
 
 
 class ExcelWorkbook:
@@ -101,90 +85,31 @@ class ExcelWorkbook:
             )
         if not head.startswith(ZIP_MAGIC):
             raise CaseloopError(f"{path} is not an Excel workbook (.xlsx); check the file.")
-        from python_calamine import CalamineWorkbook
+        from .xlsx_read import Package, PackageError
 
         try:
-            self._zip = zipfile.ZipFile(io.BytesIO(self.original))
-            self._book = CalamineWorkbook.from_filelike(io.BytesIO(self.original))
-            self._names = list(self._book.sheet_names)
-        except Exception as exc:  # calamine raises several unrelated types for broken files
+            # workbook.xml and its relationships only: the tabs are read when asked for, so an
+            # exotic sheet beside the case tab (a dialog or macro sheet) does not stop the run.
+            self.package = Package(self.original)
+        except PackageError as exc:
             raise CaseloopError(
-                f"{path} is damaged or not a complete .xlsx workbook ({type(exc).__name__}); "
+                f"{path} is damaged or not a complete .xlsx workbook ({exc}); "
                 "open it in Excel to repair it, or restore a backup."
             ) from None
 
     def tab_names(self) -> list[str]:
-        return list(self._names)
+        return [sheet.name for sheet in self.package.sheets]
 
     def read_tab(self, title: str) -> Grid:
-        # calamine reads error cells (#N/A, #REF!) as empty, so the sheet XML is scanned for
-        # them too: streamed, on a second thread, while calamine parses the same part.
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            scan = pool.submit(self._error_cells, title)
-            try:
-                sheet = self._book.get_sheet_by_name(title)
-                rows = sheet.to_python(skip_empty_area=False)
-            except Exception as exc:
-                raise CaseloopError(
-                    f'Cannot read the tab "{title}" of {self.path} ({type(exc).__name__}); '
-                    "open the file in Excel and save it again."
-                ) from None
-            errors = scan.result()
-        for r, c, text in errors:
-            if r < len(rows) and c < len(rows[r]):
-                rows[r][c] = CellError(text)
-        return Grid(title=title, rows=rows, has_error_cells=bool(errors))
+        from .xlsx_read import SheetReadError, read_sheet
 
-    def _sheet_part(self, title: str) -> str | None:
-        """The zip member of a tab, found through workbook.xml and its relationships."""
         try:
-            workbook = self._zip.read("xl/workbook.xml")
-            rels = self._zip.read("xl/_rels/workbook.xml.rels")
-        except KeyError:
-            return None
-        rel_id = None
-        for entry in _SHEET_ENTRY.findall(workbook):
-            attrs = {k.split(b":")[-1]: v for k, v in _ATTR.findall(entry)}
-            name = attrs.get(b"name", b"").decode("utf-8")
-            name = name.replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">")
-            name = name.replace("&quot;", '"').replace("&apos;", "'")
-            if name == title:
-                rel_id = attrs.get(b"id")
-        if rel_id is None:
-            return None
-        for rel in re.findall(rb"<Relationship\b[^>]*>", rels):
-            attrs = dict(_ATTR.findall(rel))
-            if attrs.get(b"Id") == rel_id:
-                target = attrs[b"Target"].decode("utf-8")
-                return target.lstrip("/") if target.startswith("/") else "xl/" + target
-        return None
-
-    def _error_cells(self, title: str) -> list[tuple[int, int, str]]:
-        """(row, column, text) of every error cell of a tab, 0-based, from its sheet XML."""
-        part = self._sheet_part(title)
-        found: list[tuple[int, int, str]] = []
-        if part is None:
-            return found
-        try:
-            stream = self._zip.open(part)
-        except (KeyError, zipfile.BadZipFile, NotImplementedError):
-            return found
-        overlap = 8192  # longer than any one error cell element
-        tail = b""
-        with stream:
-            while True:
-                chunk = stream.read(1 << 20)
-                data = tail + chunk
-                # Keep the end for the next round unless the part is done: a cell may straddle.
-                cut = len(data) if not chunk else max(0, len(data) - overlap)
-                if b't="e"' in data:
-                    for match in _ERROR_CELL.finditer(data):
-                        if match.start() < cut:
-                            letters, row, text = match.groups()
-                            found.append((int(row) - 1, _col_index(letters), text.decode("utf-8")))
-                if not chunk:
-                    return found
-                tail = data[cut:]
+            return read_sheet(self.package, title)
+        except SheetReadError as exc:
+            raise CaseloopError(
+                f'Cannot read the tab "{title}" of {self.path} ({exc}); '
+                "open the file in Excel and save it again."
+            ) from None
 
     def write_tabs(self, tabs: list[SheetModel]) -> WriteResult:
         from .xlsx_file import commit_workbook
