@@ -277,6 +277,7 @@ def test_a_member_who_may_not_write_the_file_is_refused(shared_folder: Path) -> 
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("caseloop: "), err
     assert str(log) in lines[0] and "the workbook was left as it was" in lines[0]
+    assert f"{ALICE}:{TEAM}" in lines[0] and "may not write to it" in lines[0]
     assert folder_state(shared_folder) == before
     assert owner(log) == (ALICE, TEAM, 0o640)
 
