@@ -651,6 +651,9 @@ def commit_workbook(
     with the file's owner, group and mode; the current version is copied to the backup folder;
     only then is the file checked unchanged and the temp file renamed over it, so the workbook
     is always either the old or the new version and a save made meanwhile is never lost.
+    When the temp file could not be given the owner (a member of the team who does not own the
+    file runs caseloop), the backup is made and a journal written, then the file is checked and
+    rewritten in place, so it stays its owner's; a run interrupted there is undone by the next.
     ``lock`` is the caller's lock on the target, taken before it read the file.
     """
     given = Path(output) if output is not None else Path(path)
@@ -730,7 +733,8 @@ def _commit_locked(
             _write_into(descriptor, target, _blocks(new_bytes), "writing-in-place")
             replaced = True
             on_step("written-in-place", target)
-            journal.unlink()
+            # Written: a journal that could not be removed is dropped by the next run.
+            _remove_quietly(journal)
             journal = None
             _fsync_folder(folder)
         else:
@@ -757,9 +761,9 @@ def _commit_locked(
     finally:
         _remove_quietly(temp)
         if not replaced and not half_written:
-            _remove_quietly(journal)  # nothing written, or the old version put back
-        if not replaced and not half_written:
-            # Nothing was replaced, so nothing needed backing up; older backups were not pruned.
+            # Nothing was replaced (or the old version was put back), so nothing needed backing
+            # up and no journal is needed; older backups were not pruned.
+            _remove_quietly(journal)
             _remove_quietly(backup)
             if backups is not None and not folder_existed:
                 with contextlib.suppress(OSError):
