@@ -41,7 +41,9 @@ GENERATED = dt.datetime(2026, 11, 20, 18, 5)
 
 # A real `caseloop sync` in a child process. The "generated at" line is pinned so the new
 # workbook is known byte for byte in advance; KILL_AT names a point where the child SIGKILLs
-# itself (a kill at an exact moment, which a timer from outside cannot hit reliably).
+# itself (a kill at an exact moment, which a timer from outside cannot hit reliably); "step:NAME"
+# kills it at that on_step. IN_PLACE=1 makes it write in place, as a member of the team who does
+# not own the workbook does.
 CHILD = """
 import datetime as dt, os, signal, sys, time
 import caseloop.engine
@@ -64,6 +66,8 @@ def step(name, where):
         time.sleep(float(pause_s))
     if point == "backup" and name == "backup-copying":  # the first block of the backup copied
         die()
+    if point == "step:" + name:
+        die()
 
 def replace(src, dst):  # everything ready, the rename not done
     if os.path.basename(dst).endswith(".xlsx") and ".caseloop-backup" not in str(dst):
@@ -74,7 +78,9 @@ def after_rename(folder):  # the new file is in place, the folder not yet synced
     die()
 
 xlsx_file.on_step = step
-xlsx_file.COPY_CHUNK = 4096  # so a kill during the backup leaves half a copy
+xlsx_file.COPY_CHUNK = 4096  # so a kill during the backup or an in-place write leaves half
+if os.environ.get("IN_PLACE"):
+    xlsx_file._rename_keeps_owner = lambda original: False
 if point == "temp-write":
     os.fsync = fsync
 elif point == "rename":
@@ -189,6 +195,36 @@ def test_a_sync_killed_at_each_step_leaves_the_old_or_the_new_workbook(
     assert log.read_bytes() == (old if survivor == "old" else new)
     assert leftovers(log.parent), "the killed run leaves its lock or temp file behind"
     assert_backups_whole(log.parent, {old})
+    assert_next_sync_cleans_up(log, old)
+
+
+@pytest.mark.parametrize(
+    "step, survivor",
+    [
+        ("backup-copying", "old"),
+        ("journal-written", "old"),
+        ("before-write", "old"),
+        ("writing-in-place", "old"),  # half written: put back from the backup
+        ("written-in-place", "new"),  # all written, the journal not yet removed
+    ],
+)
+def test_an_in_place_sync_killed_at_each_step_is_old_or_new_once_the_next_run_looks(
+    versions: tuple[Path, bytes, bytes], step: str, survivor: str
+) -> None:
+    log, old, new = versions
+    child = start_sync(log, KILL_AT=f"step:{step}", IN_PLACE="1")
+    child.communicate(timeout=60)
+    assert child.returncode == -signal.SIGKILL, child.returncode
+    left = log.read_bytes()
+    if step == "writing-in-place":
+        assert left not in (old, new), "the kill landed in the middle of the write"
+    # Any next run, even one that only reads, first finishes what the killed one left.
+    result = run("validate", log, "--now", NOW_TEXT)
+    assert result.exit_code == 0, result.output
+    assert log.read_bytes() == (old if survivor == "old" else new)
+    put_back = [line for line in result.stderr.splitlines() if "put back" in line]
+    assert len(put_back) == (1 if step == "writing-in-place" else 0), result.stderr
+    assert_backups_whole(log.parent, {old, left})
     assert_next_sync_cleans_up(log, old)
 
 

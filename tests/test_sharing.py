@@ -32,13 +32,22 @@ def tabs(path: Path) -> list[str]:
     return openpyxl.load_workbook(path, read_only=True).sheetnames
 
 
-def caseloop(*args: object, user: tuple[int, int, int] | None = None) -> subprocess.Popen[str]:
-    """The real command line in its own process, as root or (uid, gid, extra group) via setpriv."""
-    command = [sys.executable, "-m", "caseloop.cli", *map(str, args)]
+def caseloop(
+    *args: object,
+    user: tuple[int, int, int] | None = None,
+    script: str | None = None,
+    env: dict[str, str] | None = None,
+) -> subprocess.Popen[str]:
+    """The real command line in its own process, as root or (uid, gid, extra group) via setpriv.
+
+    ``script``: Python run instead of ``-m caseloop.cli`` (one that steps in at a commit step).
+    """
+    command = [sys.executable, *(["-c", script] if script else ["-m", "caseloop.cli"])]
+    command += map(str, args)
     if user is not None:
         uid, gid, group = user
         command = ["setpriv", f"--reuid={uid}", f"--regid={gid}", f"--groups={group}", *command]
-    env = {**os.environ, "PYTHONPATH": str(SCRIPTS), "PYTHONDONTWRITEBYTECODE": "1"}
+    env = {**os.environ, "PYTHONPATH": str(SCRIPTS), "PYTHONDONTWRITEBYTECODE": "1", **(env or {})}
     return subprocess.Popen(
         command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
@@ -153,7 +162,7 @@ def test_reading_commands_do_not_wait_for_a_running_sync(
 
 # --- item 2: a sync by another member of the team keeps the file theirs -----------------------
 
-ALICE, BOB, TEAM = 1501, 1502, 2501
+ALICE, BOB, CAROL, TEAM = 1501, 1502, 1503, 2501
 
 
 @pytest.fixture
@@ -195,18 +204,164 @@ def test_the_owner_syncing_keeps_the_teams_group_and_mode(shared_folder: Path) -
     assert owner(log) == (BOB, TEAM, 0o660)
 
 
-def test_another_member_cannot_keep_the_owner_so_caseloop_refuses(shared_folder: Path) -> None:
+AS_ALICE, AS_BOB, AS_CAROL = (ALICE, ALICE, TEAM), (BOB, BOB, TEAM), (CAROL, CAROL, TEAM)
+
+
+def read_as(user: tuple[int, int, int], path: Path) -> bytes | None:
+    """The file's bytes as ``user`` reads them, or None when that user may not read it."""
+    uid, gid, group = user
+    command = ["setpriv", f"--reuid={uid}", f"--regid={gid}", f"--groups={group}", "cat", path]
+    result = subprocess.run(list(map(str, command)), capture_output=True)
+    return result.stdout if result.returncode == 0 else None
+
+
+def backups(folder: Path) -> list[Path]:
+    """The workbook's backups, oldest first (by the sequence number in the name)."""
+    found = (folder / BACKUP_FOLDER).glob("team_log-*.xlsx")
+    return sorted(found, key=lambda p: int(p.stem.rsplit("-", 1)[1]))
+
+
+def test_another_member_syncs_and_the_file_stays_the_teams(shared_folder: Path) -> None:
     log = shared_folder / "team_log.xlsx"
+    old, inode = log.read_bytes(), log.stat().st_ino
+    sync = caseloop("sync", log, "--now", NOW_TEXT, user=AS_BOB)
+    out, err = sync.communicate(timeout=300)
+    assert (sync.returncode, err) == (0, ""), err
+    assert "Wrote 'Status'" in out and "Status" in tabs(log)
+    assert owner(log) == (ALICE, TEAM, 0o660), "still alice's, and the team's"
+    assert log.stat().st_ino == inode, "rewritten in place: the same file"
+    (backup,) = backups(shared_folder)
+    assert owner(backup)[1:] == (TEAM, 0o660)
+    assert read_as(AS_CAROL, backup) == old, "the rest of the team can read the backup"
+    assert leftovers(shared_folder) == [], "no journal, temp or lock left"
+    # alice, and anyone in the team, still reads and writes her log.
+    assert read_as(AS_CAROL, log) == log.read_bytes()
+    report = caseloop("report", log, "--now", NOW_TEXT, user=AS_ALICE)
+    assert report.wait(timeout=300) == 0, report.communicate()
+    assert tabs(log) == ["Cases", "Status", "Weekly Summary"]
+    assert owner(log) == (ALICE, TEAM, 0o660)
+
+
+def test_another_member_syncs_and_the_access_list_stays(shared_folder: Path) -> None:
+    if shutil.which("setfacl") is None:
+        pytest.skip("setfacl is not installed (apt-get install acl)")
+    log = shared_folder / "team_log.xlsx"
+    added = subprocess.run(["setfacl", "-m", f"u:{CAROL + 10}:rw", str(log)], capture_output=True)
+    if added.returncode != 0:
+        pytest.skip(f"this file system keeps no access lists: {added.stderr.strip()!r}")
+
+    def acl() -> str:
+        return subprocess.run(
+            ["getfacl", "--omit-header", "--numeric", str(log)],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+
+    before = acl()
+    assert f"user:{CAROL + 10}:rw-" in before
+    sync = caseloop("sync", log, "--now", NOW_TEXT, user=AS_BOB)
+    _, err = sync.communicate(timeout=300)
+    assert sync.returncode == 0, err
+    assert "Status" in tabs(log)
+    assert acl() == before and owner(log) == (ALICE, TEAM, 0o660)
+
+
+def test_a_member_who_may_not_write_the_file_is_refused(shared_folder: Path) -> None:
+    log = shared_folder / "team_log.xlsx"
+    log.chmod(0o640)  # the team may read alice's log, not write it
     before = folder_state(shared_folder)
-    sync = caseloop("sync", log, "--now", NOW_TEXT, user=(BOB, BOB, TEAM))
+    sync = caseloop("sync", log, "--now", NOW_TEXT, user=AS_BOB)
     _, err = sync.communicate(timeout=300)
     assert sync.returncode == 2
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("caseloop: "), err
-    assert str(log) in lines[0] and f"{ALICE}:{TEAM}" in lines[0]
-    assert "the workbook was left as it was" in lines[0]
+    assert str(log) in lines[0] and "the workbook was left as it was" in lines[0]
+    assert f"{ALICE}:{TEAM}" in lines[0] and "may not write to it" in lines[0]
     assert folder_state(shared_folder) == before
+    assert owner(log) == (ALICE, TEAM, 0o640)
+
+
+# A real sync whose "generated at" is pinned, so the workbook it writes is known byte for byte,
+# and which dies (no cleanup, no finally) at the commit step named in DIE_AT.
+PINNED_SYNC = """
+import datetime as dt, os, sys
+import caseloop.engine
+import caseloop.backends.xlsx_file as xlsx_file
+from caseloop.cli import main
+
+caseloop.engine.generated_at = lambda settings: dt.datetime(2026, 11, 20, 18, 5)
+die_at = os.environ.get("DIE_AT")
+
+def step(name, where):
+    if name == die_at:
+        os._exit(9)
+
+xlsx_file.on_step = step
+xlsx_file.COPY_CHUNK = 4096  # so a run that dies while writing leaves half a file
+sys.argv = ["caseloop", *sys.argv[1:]]
+main()
+"""
+
+
+def synced(log: Path, into: Path) -> bytes:
+    """What the pinned sync writes for ``log`` (run as root on a copy)."""
+    into.mkdir()
+    copy = Path(shutil.copy(log, into / log.name))
+    sync = caseloop("sync", copy, "--now", NOW_TEXT, script=PINNED_SYNC)
+    assert sync.wait(timeout=300) == 0, sync.communicate()
+    return copy.read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("die_at", "then_user", "then", "put_back"),
+    [
+        ("writing-in-place", AS_BOB, "sync", True),  # half written: the old one, then the new
+        ("writing-in-place", AS_ALICE, "sync", True),
+        ("writing-in-place", AS_CAROL, "validate", True),  # a reading command repairs too
+        ("written-in-place", AS_CAROL, "validate", False),  # all written: the journal goes
+        ("journal-written", AS_ALICE, "sync", False),  # nothing written yet
+    ],
+)
+def test_a_member_killed_while_writing_in_place_is_repaired_by_the_next_run(
+    shared_folder: Path,
+    tmp_path: Path,
+    die_at: str,
+    then_user: tuple[int, int, int],
+    then: str,
+    put_back: bool,
+) -> None:
+    log = shared_folder / "team_log.xlsx"
+    old = log.read_bytes()
+    new = synced(log, tmp_path / "expected")
+    killed = caseloop(
+        "sync", log, "--now", NOW_TEXT, user=AS_BOB, script=PINNED_SYNC, env={"DIE_AT": die_at}
+    )
+    assert killed.wait(timeout=300) == 9, killed.communicate()
+    journal = shared_folder / ".~caseloop-team_log.xlsx.journal"
+    assert journal.exists(), "the run died with its intent on disk"
+    left = log.read_bytes()
+    if die_at == "writing-in-place":
+        assert left not in (old, new) and left[:4096] == new[:4096], "half of the new version"
+    else:
+        assert left == (new if die_at == "written-in-place" else old)
+
+    again = caseloop(then, log, "--now", NOW_TEXT, user=then_user, script=PINNED_SYNC)
+    out, err = again.communicate(timeout=300)
+    assert again.returncode == 0, err
+    lines = err.strip().splitlines()
+    if put_back:
+        assert len(lines) == 1 and lines[0].startswith("caseloop: warning: "), err
+        assert str(log) in lines[0] and "put back" in lines[0]
+        assert any(b.read_bytes() == left for b in backups(shared_folder)), "the half is kept"
+    else:
+        assert lines == [], err
+    expected = new if then == "sync" or die_at == "written-in-place" else old
+    assert log.read_bytes() == expected
     assert owner(log) == (ALICE, TEAM, 0o660)
+    assert leftovers(shared_folder) == []
+    if then == "sync":
+        assert backups(shared_folder)[-1].read_bytes() == old, "the old version was backed up"
 
 
 # --- item 6 and 14: where an output may go ----------------------------------------------------

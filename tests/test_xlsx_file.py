@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import errno
+import hashlib
+import json
 import os
 import signal
 import socket
@@ -550,3 +552,180 @@ def test_an_access_list_is_kept_on_the_file_and_the_backup(workbook: Path) -> No
     for path in (workbook, backup):
         assert os.getxattr(path, ACL_XATTR) == acl, path
         assert path.stat().st_mode & 0o7777 == mode
+
+
+# --- in place, when a new file could not keep the owner (another member of the team runs it) --
+
+IN_PLACE_STEPS = ["backup-copying", "backup-written", "journal-written", "before-write"]
+
+
+@pytest.fixture
+def in_place(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As if run by a member of the team who does not own the file: it is rewritten in place."""
+    monkeypatch.setattr(xlsx_file, "_rename_keeps_owner", lambda original: False)
+
+
+def _journal(path: Path) -> Path:
+    return path.with_name(f".~caseloop-{path.name}.journal")
+
+
+@pytest.mark.parametrize("new", [NEW, NEW * 500], ids=["shorter", "longer"])
+def test_in_place_the_steps_are_back_up_journal_check_write(
+    workbook: Path, monkeypatch: pytest.MonkeyPatch, in_place: None, new: bytes
+) -> None:
+    inode = workbook.stat().st_ino
+    reached: list[str] = []
+
+    def note(step: str, where: Path) -> None:
+        reached.append(step)
+        journal = _journal(workbook)
+        if step == "journal-written":
+            (backup,) = (workbook.parent / BACKUP_FOLDER).glob("team-*.xlsx")
+            intent = json.loads(journal.read_text())
+            assert backup.read_bytes() == OLD
+            assert workbook.parent / intent["backup"] == backup, "relative: mounts differ"
+            assert intent["new_sha256"] == hashlib.sha256(new).hexdigest()
+            assert intent["old_sha256"] == hashlib.sha256(OLD).hexdigest()
+        if step == "before-write":
+            assert workbook.read_bytes() == OLD and journal.exists()
+        if step == "written-in-place":
+            assert workbook.read_bytes() == new and journal.exists()
+
+    monkeypatch.setattr(xlsx_file, "on_step", note)
+    monkeypatch.setattr(xlsx_file, "COPY_CHUNK", 4096)
+    _, backup = commit_workbook(workbook, new, read_fingerprint=fingerprint(workbook))
+    expected = ["backup-copying", "backup-written", "journal-written", "before-write"]
+    expected += ["writing-in-place", "written-in-place"]
+    assert reached == expected
+    assert workbook.read_bytes() == new and workbook.stat().st_ino == inode
+    assert backup is not None and backup.read_bytes() == OLD
+    assert leftovers(workbook.parent) == []
+
+
+@pytest.mark.parametrize("how", ["replaced", "rewritten"])
+@pytest.mark.parametrize("step", IN_PLACE_STEPS)
+def test_in_place_a_colleagues_save_at_any_step_is_kept_and_caseloop_refuses(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, in_place: None, step: str, how: str
+) -> None:
+    path = tmp_path / "team.xlsx"
+    old, theirs = os.urandom(64 * 1024), os.urandom(64 * 1024)
+    path.write_bytes(old)
+    seen = fingerprint(path)
+
+    def at_step(name: str, where: Path) -> None:
+        if name == step:
+            _colleague_saves(path, theirs, how)
+
+    monkeypatch.setattr(xlsx_file, "COPY_CHUNK", 4096)
+    monkeypatch.setattr(xlsx_file, "on_step", at_step)
+    with pytest.raises(RefusedError, match="changed since caseloop read it"):
+        commit_workbook(path, NEW, read_fingerprint=seen)
+    assert path.read_bytes() == theirs, "the colleague's save is kept"
+    backups = tmp_path / BACKUP_FOLDER
+    assert not backups.exists() or not any(backups.iterdir()), "no backup of a run that refused"
+    assert leftovers(tmp_path) == []
+
+
+def test_in_place_a_disk_error_while_writing_puts_the_old_version_back(
+    workbook: Path, monkeypatch: pytest.MonkeyPatch, in_place: None
+) -> None:
+    def full(step: str, where: Path) -> None:
+        if step == "writing-in-place":  # the first block of the new version is in the file
+            assert workbook.read_bytes()[:8] == (NEW * 500)[:8]
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(xlsx_file, "COPY_CHUNK", 8)
+    monkeypatch.setattr(xlsx_file, "on_step", full)
+    with pytest.raises(CaseloopError, match="the disk is full; the workbook was left as it was"):
+        commit_workbook(workbook, NEW * 500, read_fingerprint=fingerprint(workbook))
+    assert workbook.read_bytes() == OLD
+    assert leftovers(workbook.parent) == []
+    assert not (workbook.parent / BACKUP_FOLDER).exists(), "made by this run, and removed"
+
+
+KILLED_IN_PLACE = """
+import os, sys
+from pathlib import Path
+import caseloop.backends.xlsx_file as xlsx_file
+from caseloop.backends.xlsx_file import commit_workbook, fingerprint
+xlsx_file._rename_keeps_owner = lambda original: False
+xlsx_file.COPY_CHUNK = 64
+xlsx_file.on_step = lambda step, where: os._exit(9) if step == sys.argv[2] else None
+path = Path(sys.argv[1])
+commit_workbook(path, bytes.fromhex(sys.argv[3]), read_fingerprint=fingerprint(path))
+"""
+
+
+def _interrupted(workbook: Path, at: str) -> bytes:
+    """Commit a new version in place in a process that dies at step ``at``; returns it."""
+    new = NEW * 500
+    child = subprocess.run([sys.executable, "-c", KILLED_IN_PLACE, str(workbook), at, new.hex()])
+    assert child.returncode == 9
+    return new
+
+
+def test_a_half_written_workbook_is_put_back_by_the_next_run(workbook: Path) -> None:
+    new = _interrupted(workbook, "writing-in-place")
+    half = workbook.read_bytes()
+    assert half not in (OLD, new) and _journal(workbook).exists()
+    lock = CaseloopLock(workbook).acquire()
+    try:
+        assert lock.repaired is not None and "put back" in lock.repaired
+        assert str(workbook) in lock.repaired
+        assert workbook.read_bytes() == OLD and not _journal(workbook).exists()
+        kept = [p.read_bytes() for p in (workbook.parent / BACKUP_FOLDER).iterdir()]
+        assert sorted(kept) == sorted([OLD, half]), "the half-written file is kept as well"
+    finally:
+        lock.release()
+    commit_workbook(workbook, NEW, read_fingerprint=fingerprint(workbook))
+    assert workbook.read_bytes() == NEW and leftovers(workbook.parent) == []
+
+
+def test_a_journal_whose_new_version_is_all_written_is_simply_dropped(workbook: Path) -> None:
+    new = _interrupted(workbook, "written-in-place")
+    assert workbook.read_bytes() == new and _journal(workbook).exists()
+    with CaseloopLock(workbook) as lock:
+        assert lock.repaired is None
+    assert workbook.read_bytes() == new and leftovers(workbook.parent) == []
+    (backup,) = (workbook.parent / BACKUP_FOLDER).iterdir()
+    assert backup.read_bytes() == OLD
+
+
+def test_a_journal_whose_backup_is_gone_is_one_sentence_and_touches_nothing(workbook: Path) -> None:
+    _interrupted(workbook, "writing-in-place")
+    half = workbook.read_bytes()
+    for backup in (workbook.parent / BACKUP_FOLDER).iterdir():
+        backup.write_bytes(b"someone edited the backup")
+    with pytest.raises(CaseloopError) as refused:
+        CaseloopLock(workbook).acquire()
+    message = str(refused.value)
+    assert str(workbook) in message and "half-written" in message and BACKUP_FOLDER in message
+    assert workbook.read_bytes() == half and _journal(workbook).exists()
+    assert not xlsx_file.lock_path(workbook).exists(), "the lock is let go"
+
+
+def test_a_journal_is_not_repaired_while_the_workbook_is_open_in_excel(workbook: Path) -> None:
+    _interrupted(workbook, "writing-in-place")
+    half = workbook.read_bytes()
+    (workbook.parent / "~$team.xlsx").write_bytes(b"owner")
+    with pytest.raises(RefusedError, match="is open in Excel or LibreOffice"):
+        CaseloopLock(workbook).acquire()
+    assert workbook.read_bytes() == half and _journal(workbook).exists()
+
+
+@needs_root
+def test_a_file_of_another_user_is_rewritten_in_place_when_chown_is_refused(
+    workbook: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    os.chown(workbook, 1234, 2345)
+    workbook.chmod(0o640)
+    inode = workbook.stat().st_ino
+
+    def no_chown(*args: Any) -> None:
+        raise PermissionError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr(os, "chown", no_chown)  # root squashed on a network share, say
+    commit_workbook(workbook, NEW, read_fingerprint=fingerprint(workbook))
+    assert workbook.read_bytes() == NEW and workbook.stat().st_ino == inode
+    assert _owner(workbook) == (1234, 2345, 0o640)
+    assert leftovers(workbook.parent) == []

@@ -26,7 +26,7 @@ class ExcelWorkbook:
     def __init__(
         self, path: str | Path, output: str | Path | None = None, *, will_write: bool = False
     ) -> None:
-        from .xlsx_file import CaseloopLock, check_output
+        from .xlsx_file import CaseloopLock, check_output, journal_path
 
         self.path = Path(path)
         self.output = Path(output) if output else None
@@ -40,6 +40,17 @@ class ExcelWorkbook:
             # Taken before reading: another caseloop run on this file finishes first, so the
             # file cannot change between this run's read and its write because of caseloop.
             self._lock = CaseloopLock(self.path).acquire()
+            repaired = self._lock.repaired
+        elif self.path.is_file() and journal_path(self.path).exists():
+            # A run rewriting the file in place is at work, or was interrupted: wait for it, or
+            # put the file right, under the lock, before reading it.
+            reader = CaseloopLock(self.path).acquire()
+            reader.release()
+            repaired = reader.repaired
+        else:
+            repaired = None
+        # The engine passes these on as warnings (Google's are about credentials).
+        self.credential_warnings = [repaired] if repaired else []
         try:
             self._read_file()
             if self.output is not None:

@@ -1,4 +1,9 @@
-"""Commit new workbook bytes to disk safely: lock, write a temp file, back up, check, rename."""
+"""Commit new workbook bytes to disk safely: lock, write a temp file, back up, check, rename.
+
+When a new file could not be given the workbook's owner (another member of the team runs
+caseloop), the workbook is rewritten in place instead, behind a backup and an intent journal
+that the next run repairs from if this one is interrupted.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ import re
 import secrets
 import socket
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,6 +49,9 @@ def on_step(step: str, where: Path) -> None:
 
     The steps, in order: "temp-written", "backup-copying" (after the first block of the backup),
     "backup-written", "before-rename" (then the last check, then the rename), "renamed".
+    Rewritten in place: "backup-copying", "backup-written", "journal-written", "before-write"
+    (then the last check), "writing-in-place" (after the first block), "written-in-place" (all
+    written and synced; the journal is removed next).
     """
 
 
@@ -122,20 +131,28 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def _disk_error(path: Path, exc: OSError) -> CaseloopError:
+def _disk_why(exc: OSError) -> str:
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        why = "the disk is full"
-    elif exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
-        why = "the folder is read-only or you may not write there"
-    else:
-        why = exc.strerror or str(exc)
-    return CaseloopError(f"Cannot write {path}: {why}; the workbook was left as it was.")
+        return "the disk is full"
+    if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return "the folder is read-only or you may not write there"
+    return exc.strerror or str(exc)
+
+
+def _disk_error(path: Path, exc: OSError) -> CaseloopError:
+    return CaseloopError(f"Cannot write {path}: {_disk_why(exc)}; the workbook was left as it was.")
 
 
 def lock_path(target: Path | str) -> Path:
     """caseloop's own lock file for a workbook, beside the real file."""
     target = real_path(target)
     return target.with_name(f".~caseloop-{target.name}.lock")
+
+
+def journal_path(target: Path | str) -> Path:
+    """Where a run rewriting a workbook in place notes what it is doing, beside the lock."""
+    target = real_path(target)
+    return target.with_name(f".~caseloop-{target.name}.journal")
 
 
 @dataclass
@@ -195,6 +212,8 @@ class CaseloopLock:
     Taken before the workbook is read and held until it is written: the file cannot change
     between the two because of another caseloop run. The lock file names the process, the
     computer and the time, so a lock left by a dead process is recognised and taken over.
+    Once taken, a workbook left half-written by an interrupted run is put right first; what was
+    done is in ``repaired`` (one sentence), to be passed on as a warning.
     """
 
     def __init__(self, target: Path | str) -> None:
@@ -202,6 +221,7 @@ class CaseloopLock:
         self.path = lock_path(self.target)
         self.token = secrets.token_hex(8)
         self.held = False
+        self.repaired: str | None = None
 
     def acquire(self, wait_s: float | None = None) -> CaseloopLock:
         """Take the lock, waiting up to ``wait_s`` (default LOCK_WAIT_S) for another run."""
@@ -221,6 +241,11 @@ class CaseloopLock:
                 )
             time.sleep(LOCK_POLL_S)
         self.held = True
+        try:
+            self.repaired = _repair(self.target)
+        except BaseException:
+            self.release()
+            raise
         return self
 
     def _create(self) -> bool:
@@ -315,11 +340,43 @@ def _name(number: int, lookup: str) -> str:
         return str(number)
 
 
-def _keep_ownership(new: Path, target: Path, original: os.stat_result) -> None:
+class _OwnerNotKept(RefusedError):
+    """A new file could not be given the workbook's owner, group or access list."""
+
+
+def _who(original: os.stat_result) -> str:
+    owner, group = _name(original.st_uid, "user"), _name(original.st_gid, "group")
+    who = f"{owner}:{group}"
+    if who != f"{original.st_uid}:{original.st_gid}":
+        who += f" ({original.st_uid}:{original.st_gid})"
+    return who
+
+
+def _me() -> str:
+    return _name(os.geteuid(), "user") if hasattr(os, "geteuid") else "you"
+
+
+def _rename_keeps_owner(original: os.stat_result) -> bool:
+    """Whether a new file made by this process can be given the workbook's owner and group."""
+    if not hasattr(os, "geteuid"):
+        return True  # Windows: a new file there is not given away to its maker this way
+    euid = os.geteuid()
+    if euid == 0:
+        return True  # root may chown (where it may not, a squashed share, chown says so)
+    if original.st_uid != euid:
+        return False  # only root may give a file to another user
+    return original.st_gid == os.getegid() or original.st_gid in os.getgroups()
+
+
+def _keep_ownership(
+    new: Path, target: Path, original: os.stat_result, *, strict: bool = True
+) -> None:
     """Give ``new`` the owner, group, mode and access list of the file it will replace.
 
     A file owned by the team's group must stay the team's: a new file would belong to whoever
-    ran caseloop, and the rest of the team could no longer open its own log.
+    ran caseloop, and the rest of the team could no longer open its own log. ``strict=False``
+    (a backup made by another member of the team) keeps what may be kept: the group when the
+    member is in it, the mode and the access list.
     """
     mine = os.stat(new)
     uid = original.st_uid if mine.st_uid != original.st_uid else -1
@@ -330,17 +387,17 @@ def _keep_ownership(new: Path, target: Path, original: os.stat_result) -> None:
         except OSError as exc:
             if exc.errno not in (errno.EPERM, errno.EACCES, errno.EINVAL):
                 raise
-            owner = _name(original.st_uid, "user")
-            group = _name(original.st_gid, "group")
-            who = f"{owner}:{group}"
-            if who != f"{original.st_uid}:{original.st_gid}":
-                who += f" ({original.st_uid}:{original.st_gid})"
-            raise RefusedError(
-                f"{target} belongs to {who} and caseloop, running as "
-                f"{_name(os.geteuid(), 'user')}, cannot give the new version that owner and "
-                f"group; run caseloop as {owner} (in group {group}), or write a copy with "
-                "--output; the workbook was left as it was."
-            ) from None
+            if strict:
+                owner = _name(original.st_uid, "user")
+                group = _name(original.st_gid, "group")
+                raise _OwnerNotKept(
+                    f"{target} belongs to {_who(original)} and caseloop, running as {_me()}, "
+                    f"cannot give the new version that owner and group; run caseloop as {owner} "
+                    f"(in group {group}), or write a copy with --output; the workbook was left "
+                    "as it was."
+                ) from None
+            with contextlib.suppress(OSError):
+                os.chown(new, -1, gid)
     acl = None
     with contextlib.suppress(OSError, AttributeError):
         acl = os.getxattr(target, ACL_XATTR)
@@ -348,10 +405,11 @@ def _keep_ownership(new: Path, target: Path, original: os.stat_result) -> None:
         try:
             os.setxattr(new, ACL_XATTR, acl)
         except OSError:
-            raise RefusedError(
-                f"caseloop cannot give the new version of {target} the access list (ACL) the "
-                "file has now; the workbook was left as it was."
-            ) from None
+            if strict:
+                raise _OwnerNotKept(
+                    f"caseloop cannot give the new version of {target} the access list (ACL) "
+                    "the file has now; the workbook was left as it was."
+                ) from None
     # After chown (which may clear set-id bits); with an ACL, the group bits are its mask.
     os.chmod(new, original.st_mode & 0o7777)
 
@@ -430,9 +488,17 @@ def _backups(folder: Path, target: Path) -> list[tuple[tuple[int, int, str], Pat
 
 
 def _backup(
-    target: Path, expected: Fingerprint | None, original: os.stat_result, folder: Path
-) -> Path:
-    """Copy the current version into the backup folder, checking it is the version read."""
+    target: Path,
+    expected: Fingerprint | None,
+    original: os.stat_result,
+    folder: Path,
+    *,
+    strict: bool = True,
+) -> tuple[Path, str]:
+    """Copy the current version into the backup folder, checking it is the version read.
+
+    Returns the backup and the sha256 of what was copied. ``strict``: as ``_keep_ownership``.
+    """
     existing = _backups(folder, target)
     number = max((key[1] for key, _ in existing if key[0] == 1), default=0) + 1
     stamp = _utc_now().astimezone(dt.UTC).strftime("%Y%m%d-%H%M%S")
@@ -455,20 +521,24 @@ def _backup(
             os.fsync(copy.fileno())
         if expected is not None and (size, digest.hexdigest()) != (expected[0], expected[2]):
             _refuse_changed(target)  # saved while it was being copied: not the version read
-        _keep_ownership(partial, target, original)
+        _keep_ownership(partial, target, original, strict=strict)
         os.utime(partial, ns=(original.st_atime_ns, original.st_mtime_ns))
         os.replace(partial, backup)
     except BaseException:
-        with contextlib.suppress(OSError):
-            partial.unlink()
+        _remove_quietly(partial)
         raise
-    return backup
+    return backup, digest.hexdigest()
 
 
 def _prune_backups(folder: Path, target: Path, keep_backups: int) -> None:
     for _, old in _backups(folder, target)[:-keep_backups]:
+        _remove_quietly(old)
+
+
+def _remove_quietly(path: Path | None) -> None:
+    if path is not None:
         with contextlib.suppress(OSError):
-            old.unlink()
+            path.unlink()
 
 
 def _fsync_folder(folder: Path) -> None:
@@ -506,10 +576,21 @@ def _refuse_unwritable(target: Path) -> None:
     # Permission bits, not just access(): root may write anything, but a file someone marked
     # read-only is a request to leave it alone. (A read-only folder fails when written to.)
     locked = os.access(target.parent, os.W_OK) and not os.access(target, os.W_OK)
-    if not stat.st_mode & 0o222 or locked:
+    if not stat.st_mode & 0o222:
         raise CaseloopError(
             f"Cannot write {target}: the file is read-only; the workbook was left as it was."
         )
+    if locked:
+        raise _not_yours(target, stat)
+
+
+def _not_yours(target: Path, stat: os.stat_result) -> CaseloopError:
+    """The file may be written by others (its owner, its group) but not by this user."""
+    return CaseloopError(
+        f"Cannot write {target}: it belongs to {_who(stat)} with mode {stat.st_mode & 0o777:04o} "
+        f"and {_me()} may not write to it; run caseloop as a user who may, or write a copy with "
+        "--output; the workbook was left as it was."
+    )
 
 
 def check_output(log: Path | str, output: Path | str) -> tuple[Path | None, Fingerprint | None]:
@@ -570,6 +651,9 @@ def commit_workbook(
     with the file's owner, group and mode; the current version is copied to the backup folder;
     only then is the file checked unchanged and the temp file renamed over it, so the workbook
     is always either the old or the new version and a save made meanwhile is never lost.
+    When the temp file could not be given the owner (a member of the team who does not own the
+    file runs caseloop), the backup is made and a journal written, then the file is checked and
+    rewritten in place, so it stays its owner's; a run interrupted there is undone by the next.
     ``lock`` is the caller's lock on the target, taken before it read the file.
     """
     given = Path(output) if output is not None else Path(path)
@@ -598,8 +682,13 @@ def _commit_locked(
         original = None  # a new --output file gets the usual permissions
     except OSError as exc:
         raise _disk_error(target, exc) from None
+    # A new file renamed over the workbook would belong to whoever runs caseloop: when it cannot
+    # be given the workbook's owner, the workbook is rewritten in place (the same file).
+    in_place = original is not None and not _rename_keeps_owner(original)
+    if in_place:
+        _probe_writable(target)
     backups = None
-    if original is not None and keep_backups > 0:
+    if original is not None:
         # A file in its way is named before anything is written; the folder itself is made
         # only once the new version could be given the file's owner.
         backups = _backup_folder(target, create=False)
@@ -607,37 +696,266 @@ def _commit_locked(
     if backups is not None:
         _remove_stale_temps(backups, target)
     temp: Path | None = None
+    if not in_place:
+        try:
+            temp = _write_temp(target, new_bytes, original)
+        except _OwnerNotKept:
+            # chown refused although the rules said it would work (root on a squashed share).
+            _probe_writable(target)
+            in_place = True
+        except OSError as exc:
+            raise _disk_error(target, exc) from None
+    if original is None or (keep_backups <= 0 and not in_place):
+        backups = None  # in place, a backup is needed to undo an interrupted write
     backup: Path | None = None
-    renamed = False
+    journal: Path | None = None
+    writing = replaced = half_written = False
     folder_existed = backups is not None and backups.is_dir()
     try:
-        temp = _write_temp(target, new_bytes, original)
-        on_step("temp-written", temp)
-        if backups is not None and original is not None:
-            backup = _backup(target, expected, original, _backup_folder(target))
-            on_step("backup-written", backup)
-        on_step("before-rename", target)
-        # The last check, after the backup copy (which takes seconds on a large file on a share).
-        _refuse_if_changed(target, expected)
-        os.replace(temp, target)
-        renamed = True
-        temp = None
-        _fsync_folder(folder)
-        on_step("renamed", target)
-    except OSError as exc:
-        raise _disk_error(target, exc) from None
-    finally:
         if temp is not None:
-            with contextlib.suppress(OSError):
-                temp.unlink()
-        if not renamed:
-            # Nothing was replaced, so nothing needed backing up; older backups were not pruned.
-            if backup is not None:
-                with contextlib.suppress(OSError):
-                    backup.unlink()
+            on_step("temp-written", temp)
+        old_sha = ""
+        if backups is not None and original is not None:
+            backup, old_sha = _backup(
+                target, expected, original, _backup_folder(target), strict=not in_place
+            )
+            on_step("backup-written", backup)
+        if in_place:
+            assert backup is not None and original is not None
+            new_sha = hashlib.sha256(new_bytes).hexdigest()
+            journal = _write_journal(target, backup, old_sha, new_sha)
+            on_step("journal-written", journal)
+            on_step("before-write", target)
+            # The last check, after the backup copy (seconds for a large file on a share).
+            _refuse_if_changed(target, expected)
+            descriptor = _open_same(target, original)
+            writing = True
+            _write_into(descriptor, target, _blocks(new_bytes), "writing-in-place")
+            replaced = True
+            on_step("written-in-place", target)
+            # Written: a journal that could not be removed is dropped by the next run.
+            _remove_quietly(journal)
+            journal = None
+            _fsync_folder(folder)
+        else:
+            assert temp is not None
+            on_step("before-rename", target)
+            _refuse_if_changed(target, expected)
+            os.replace(temp, target)
+            replaced = True
+            temp = None
+            _fsync_folder(folder)
+            on_step("renamed", target)
+    except BaseException as exc:
+        if writing and not replaced:
+            assert backup is not None
+            if not _put_back(target, backup):
+                half_written = True  # journal and backup kept: the next run puts it back
+                raise CaseloopError(
+                    f"Cannot write {target} ({_why(exc)}) nor put the previous version back; "
+                    f"the next caseloop run puts it back from {backup}."
+                ) from None
+        if isinstance(exc, OSError):
+            raise _disk_error(target, exc) from None
+        raise
+    finally:
+        _remove_quietly(temp)
+        if not replaced and not half_written:
+            # Nothing was replaced (or the old version was put back), so nothing needed backing
+            # up and no journal is needed; older backups were not pruned.
+            _remove_quietly(journal)
+            _remove_quietly(backup)
             if backups is not None and not folder_existed:
                 with contextlib.suppress(OSError):
                     backups.rmdir()  # made by this run, and empty again
-    if backups is not None:
+    if backups is not None and keep_backups <= 0:
+        _remove_quietly(backup)  # made only to undo an interrupted write
+        backup = None
+        if not folder_existed:
+            with contextlib.suppress(OSError):
+                backups.rmdir()
+    elif backups is not None:
         _prune_backups(backups, target, keep_backups)
     return target, backup
+
+
+def _why(exc: BaseException) -> str:
+    if isinstance(exc, OSError):
+        return _disk_why(exc)
+    return "interrupted" if isinstance(exc, KeyboardInterrupt) else type(exc).__name__
+
+
+# --- in place: for a workbook a new file could not keep the owner of ---------------------------
+
+
+def _probe_writable(target: Path) -> None:
+    """Refuse, before anything is written, a workbook this user may not write into."""
+    try:
+        os.close(os.open(target, os.O_WRONLY | getattr(os, "O_BINARY", 0)))
+    except (PermissionError, IsADirectoryError):
+        raise _not_yours(target, target.stat()) from None
+    except OSError as exc:
+        raise _disk_error(target, exc) from None
+
+
+def _blocks(data: bytes) -> Iterable[memoryview]:
+    view = memoryview(data)
+    return (view[start : start + COPY_CHUNK] for start in range(0, len(data), COPY_CHUNK))
+
+
+def _file_blocks(path: Path) -> Iterable[bytes]:
+    with path.open("rb") as source:
+        while block := source.read(COPY_CHUNK):
+            yield block
+
+
+def _sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    for block in _file_blocks(path):
+        digest.update(block)
+    return digest.hexdigest()
+
+
+def _open_same(target: Path, original: os.stat_result | None) -> int:
+    """The workbook opened for writing, refused if it is no longer the file that was read."""
+    descriptor = os.open(target, os.O_WRONLY | getattr(os, "O_BINARY", 0))
+    now = os.fstat(descriptor)
+    if original is not None and (now.st_dev, now.st_ino) != (original.st_dev, original.st_ino):
+        os.close(descriptor)
+        _refuse_changed(target)  # a colleague's save replaced it since the last check
+    return descriptor
+
+
+def _write_into(
+    descriptor: int, target: Path, blocks: Iterable[bytes | memoryview], step: str | None = None
+) -> None:
+    """Overwrite the open workbook with ``blocks``, cut it to their length, and sync it.
+
+    The same file (inode) keeps its owner, group, mode and access list, whoever writes it.
+    ``step``: the on_step called once the first block is in the file.
+    """
+    with os.fdopen(descriptor, "wb") as handle:
+        first = True
+        for block in blocks:
+            handle.write(block)
+            if first and step is not None:
+                handle.flush()
+                on_step(step, target)
+            first = False
+        handle.truncate()
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _put_back(target: Path, backup: Path) -> bool:
+    """Write the backup's bytes into the workbook in place; False if that failed too."""
+    try:
+        _write_into(_open_same(target, None), target, _file_blocks(backup))
+    except OSError:
+        return False
+    return True
+
+
+def _write_journal(target: Path, backup: Path, old_sha: str, new_sha: str) -> Path:
+    """Note, durably, that ``target`` is about to be rewritten in place and how to undo it."""
+    journal = journal_path(target)
+    intent = {
+        # Relative to the workbook's folder: a share may be mounted elsewhere on another computer.
+        "backup": os.path.relpath(backup, target.parent),
+        "old_sha256": old_sha,
+        "new_sha256": new_sha,
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "since": _utc_now().strftime("%Y-%m-%d %H:%M:%S UTC"),
+    }
+    # Written whole under a temp name, then renamed: a journal is either complete or absent.
+    partial = target.with_name(f"{TEMP_PREFIX}{target.name}-journal-{secrets.token_hex(4)}")
+    try:
+        descriptor = os.open(partial, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        with os.fdopen(descriptor, "wb") as handle:
+            # Readable whatever the umask: the next run may be another member of the team.
+            with contextlib.suppress(OSError, AttributeError):
+                os.fchmod(handle.fileno(), 0o644)
+            handle.write(json.dumps(intent).encode())
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(partial, journal)
+    except BaseException:
+        _remove_quietly(partial)
+        raise
+    _fsync_folder(target.parent)
+    return journal
+
+
+def _repair(target: Path) -> str | None:
+    """Finish what an interrupted in-place write left: called holding caseloop's lock.
+
+    The workbook holds the new version whole (the journal is dropped), the old one (never
+    touched: dropped too), or a mix of both: then the old version is put back from the backup,
+    keeping the half-written file as a backup too. Returns one sentence when it put one back.
+    """
+    journal = journal_path(target)
+    try:
+        text = journal.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise CaseloopError(
+            f"Cannot read {journal}, left by an interrupted caseloop run on {target}: "
+            f"{exc.strerror or exc}; run caseloop as a member of the file's group."
+        ) from None
+    try:
+        intent = json.loads(text)
+        backup = target.parent / str(intent["backup"])
+        old_sha, new_sha = str(intent["old_sha256"]), str(intent["new_sha256"])
+    except (ValueError, TypeError, KeyError):
+        raise CaseloopError(
+            f"{journal} is not a journal caseloop can read; if {target} opens in Excel, delete "
+            f"{journal.name} and run again, or else copy the newest backup from {BACKUP_FOLDER} "
+            "over it first."
+        ) from None
+    _refuse_if_open(target, target)
+    try:
+        current = _sha256_of(target)
+        if current in (new_sha, old_sha):
+            journal.unlink()  # all written (only the journal's removal was missing), or none
+            _fsync_folder(target.parent)
+            return None
+        backup_ok = backup.is_file() and _sha256_of(backup) == old_sha
+    except OSError as exc:
+        raise CaseloopError(
+            f"Cannot read {target} or its backup to finish an interrupted caseloop run: "
+            f"{exc.strerror or exc}."
+        ) from None
+    if not backup_ok:
+        raise CaseloopError(
+            f"{target} was left half-written by an interrupted caseloop run and its backup "
+            f"{backup} is missing or changed; copy the newest good backup from "
+            f"{target.parent / BACKUP_FOLDER} over it, then delete {journal.name}."
+        )
+    try:
+        descriptor = _open_same(target, None)  # first: may this user write it at all?
+        try:
+            # Kept in case it is not caseloop's half at all (someone saved in between).
+            half, _ = _backup(target, None, target.stat(), _backup_folder(target), strict=False)
+        except BaseException:
+            os.close(descriptor)
+            raise
+        _write_into(descriptor, target, _file_blocks(backup))
+        journal.unlink()
+        _fsync_folder(target.parent)
+    except OSError as exc:
+        why = (
+            f"{_me()} may not write to it"
+            if isinstance(exc, PermissionError)
+            else exc.strerror or str(exc)
+        )
+        raise CaseloopError(
+            f"{target} was left half-written by an interrupted caseloop run and caseloop cannot "
+            f"put the previous version back ({why}); copy {backup} over it, then delete "
+            f"{journal.name}."
+        ) from None
+    return (
+        f"{target} was left half-written by an interrupted caseloop run; the version before it "
+        f"was put back from {backup} (the half-written file is kept as {half})."
+    )
