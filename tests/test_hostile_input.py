@@ -166,7 +166,7 @@ def test_output_onto_a_folder_or_a_pipe_is_refused(tmp_path: Path) -> None:
     before = folder_state(tmp_path / "out.xlsx")
     for target in ("out.xlsx", "pipe.xlsx"):
         result = run("sync", log, "--now", NOW_TEXT, "--output", tmp_path / target)
-        assert_one_sentence(result, "it is not a workbook file (a folder or a device)")
+        assert_one_sentence(result, "is a folder or a device", "give the path of an .xlsx file")
     assert (tmp_path / "pipe.xlsx").is_fifo()
     assert folder_state(tmp_path / "out.xlsx") == before
 
