@@ -8,7 +8,7 @@ from typing import Any
 
 import xlsxwriter
 
-from caseloop.backends.base import Grid
+from caseloop.ports import Grid
 
 HEADERS = [
     "Case ID",

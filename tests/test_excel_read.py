@@ -22,10 +22,10 @@ import pytest
 import xlsxwriter
 
 from caseloop.backends import xlsx_read
-from caseloop.backends.base import CellError
 from caseloop.backends.excel import ExcelWorkbook
 from caseloop.config import load_rules, load_schema
 from caseloop.frame import build_frame
+from caseloop.ports import CellError
 
 from caselog import HEADERS, NOW, case, write_xlsx
 from hostile import NOW_TEXT, run

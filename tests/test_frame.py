@@ -5,10 +5,10 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from caseloop.backends.base import CellError, Grid
 from caseloop.config import load_rules, load_schema
 from caseloop.errors import CaseloopError
 from caseloop.frame import build_frame
+from caseloop.ports import CellError, Grid
 
 from caselog import HEADERS, NOW, case, grid
 

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from google.oauth2.credentials import Credentials
 
-from caseloop.backends.base import CellError
 from caseloop.backends.gsheets import GoogleWorkbook, open_google_workbook
 from caseloop.errors import CaseloopError, RefusedError
 from caseloop.model import Cell, Chart, Range, Series, SheetModel, Style
+from caseloop.ports import CellError
 
 from fakesheets import FakeSheetsServer, Fault, fake_client_class
 

@@ -16,11 +16,11 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from caseloop.backends.base import CellError, Grid
 from caseloop.config import FLAG_ORDER, load_labels, load_rules, load_schema
 from caseloop.errors import CaseloopError
 from caseloop.frame import CaseFrame, build_frame
 from caseloop.markdown import weekly_markdown
+from caseloop.ports import CellError, Grid
 from caseloop.render import render_status, render_weekly
 from caseloop.rules import CONDITIONS, evaluate
 from caseloop.views import status_view

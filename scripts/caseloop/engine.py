@@ -13,7 +13,6 @@ from typing import Any
 import pandas as pd
 
 from .backends import open_workbook
-from .backends.base import Workbook, WriteResult
 from .config import (
     DEFAULT_LABELS,
     DEFAULT_RULES,
@@ -32,6 +31,7 @@ from .config import (
 from .errors import CaseloopError
 from .frame import CaseFrame, build_frame
 from .model import SheetModel
+from .ports import Workbook, WriteResult
 
 CASE_TAB_NAMES = ("Cases", "案例")
 

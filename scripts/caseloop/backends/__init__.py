@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import CaseloopError
-from .base import Workbook
+from ..ports import Workbook
 
 
 def is_google(log: str) -> bool:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..errors import CaseloopError
 from ..model import SheetModel
-from .base import Grid, WriteResult
+from ..ports import Grid, WriteResult
 
 
 class CsvWorkbook:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from ..errors import CaseloopError
 from ..model import SheetModel
-from .base import Grid, WriteResult
+from ..ports import Grid, WriteResult
 
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # legacy .xls and password-encrypted .xlsx
 ZIP_MAGIC = b"PK\x03\x04"

@@ -9,7 +9,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ...model import Cell, CellValue, Range, Style
-from ..base import CellError
+from ...ports import CellError
 
 # What UNFORMATTED_VALUE returns for a formula that failed: the error's text.
 ERROR_TEXTS = frozenset(

@@ -10,7 +10,7 @@ from gspread.exceptions import APIError
 
 from ...errors import CaseloopError
 from ...model import SheetModel
-from ..base import Grid, WriteResult
+from ...ports import Grid, WriteResult
 from .api_errors import api_failure
 from .auth import LoadedCredentials, load_credentials
 from .batch import write_requests

@@ -1,11 +1,11 @@
-"""The one small interface every backend (Excel file, Google Sheet) implements."""
+"""Ports between the core and the backends: Grid, CellError, WriteResult, the Workbook protocol."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from ..model import SheetModel
+from .model import SheetModel
 
 
 @dataclass(frozen=True)
