@@ -11,7 +11,7 @@ import pytest
 from google.oauth2.credentials import Credentials
 
 from caseloop.backends.gsheets import GoogleWorkbook, open_google_workbook
-from caseloop.errors import CaseloopError, RefusedError
+from caseloop.errors import CaseloopError, RefusedError, TabTakenError
 from caseloop.model import Cell, Chart, Range, Series, SheetModel, Style
 from caseloop.ports import CellError
 
@@ -364,7 +364,10 @@ def test_refuses_a_team_tab_with_the_generated_name(
     with pytest.raises(RefusedError) as refused:
         open_fake(fake_sheets).write_tabs([model])
 
-    assert str(refused.value) == (
+    # The library names the tab and its kind; the CLI names the option that renames it.
+    assert isinstance(refused.value, TabTakenError)
+    assert (refused.value.title, refused.value.kind) == ("Status", kind)
+    assert str(refused.value.for_option(option)) == (
         'The spreadsheet already has its own tab "Status" that caseloop did not make; caseloop '
         f"will not touch it. Rename that tab, or give the generated tab another name with {option} NAME."
     )

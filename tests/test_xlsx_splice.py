@@ -16,7 +16,7 @@ import pytest
 from python_calamine import CalamineWorkbook
 
 from caseloop.backends.xlsx_splice import generated_tabs, splice_tabs, tab_names
-from caseloop.errors import CaseloopError, RefusedError
+from caseloop.errors import CaseloopError, TabTakenError
 from caseloop.model import Cell, Chart, Range, Series, SheetModel, Style
 
 from rich_workbook import build_team_workbook
@@ -328,16 +328,19 @@ def test_second_splice_replaces_in_place_and_drops_old_parts(team: bytes) -> Non
 
 def test_team_tab_with_our_name_is_refused(tmp_path: Path) -> None:
     own = build_team_workbook(tmp_path / "own.xlsx", own_status_tab="Status").read_bytes()
-    with pytest.raises(RefusedError) as refused:
+    with pytest.raises(TabTakenError) as refused:
         splice_tabs(own, [status_model()])
-    assert str(refused.value) == (
-        'The workbook already has its own tab "Status" that caseloop did not make; caseloop will not '
-        "touch it. Rename that tab, or give the generated tab another name with --status-tab NAME."
+    assert str(refused.value.for_option("--status-tab")) == (
+        'The spreadsheet already has its own tab "Status" that caseloop did not make; caseloop '
+        "will not touch it. Rename that tab, or give the generated tab another name with "
+        "--status-tab NAME."
     )
-    with pytest.raises(RefusedError, match='"Status".*--status-tab'):
+    with pytest.raises(TabTakenError) as refused:
         splice_tabs(own, [status_model(title="STATUS")])  # Excel compares tab names ignoring case
-    with pytest.raises(RefusedError, match="--report-tab NAME"):
+    assert (refused.value.title, refused.value.kind) == ("Status", "status")
+    with pytest.raises(TabTakenError) as refused:
         splice_tabs(own, [SheetModel("status", [[Cell("x")]], kind="weekly")])
+    assert (refused.value.title, refused.value.kind) == ("Status", "weekly")
     renamed = splice_tabs(own, [status_model(title="Status (caseloop)")])
     assert tab_names(renamed)[-2:] == ["Status", "Status (caseloop)"]
     assert read(renamed, sheet_part(renamed, "Status")) == read(own, sheet_part(own, "Status"))

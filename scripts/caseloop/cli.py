@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from .errors import CaseloopError
+from .errors import CaseloopError, TabTakenError
 
 LANGS = click.Choice(["en", "zh"], case_sensitive=False)
 
@@ -74,6 +74,10 @@ def settings_from(kwargs: dict[str, Any]) -> Any:
     return Settings(**values)
 
 
+# The option that renames each kind of generated tab: named in refusals about that tab.
+TAB_OPTIONS = {"status": "--status-tab", "weekly": "--report-tab"}
+
+
 def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
     """Every failure becomes one sentence on stderr and exit 2; never a traceback."""
 
@@ -82,6 +86,8 @@ def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return func(*args, **kwargs)
         except CaseloopError as exc:
+            if isinstance(exc, TabTakenError):
+                exc.for_option(TAB_OPTIONS.get(exc.kind, "the tab option"))
             click.echo(f"caseloop: {exc.message}", err=True)
             sys.exit(exc.exit_code)
         except BrokenPipeError:

@@ -48,3 +48,34 @@ class Problem:
             "column": self.column,
             "message": self.message,
         }
+
+
+class TabTakenError(RefusedError):
+    """A generated tab's name is taken: by a team tab, or by another of caseloop's reports.
+
+    The library does not know the command's options; the CLI names the one that renames the
+    tab (``for_option``).
+    """
+
+    def __init__(self, title: str, kind: str, *, other_report: bool = False) -> None:
+        self.title = title
+        self.kind = kind
+        self.other_report = other_report
+        super().__init__(self._sentence("in the command's options"))
+
+    def _sentence(self, how: str) -> str:
+        if self.other_report:
+            return (
+                f'The tab "{self.title}" holds another of caseloop\'s reports; caseloop will not '
+                f"write over it. Give the generated tab another name {how}."
+            )
+        return (
+            f'The spreadsheet already has its own tab "{self.title}" that caseloop did not make; '
+            f"caseloop will not touch it. Rename that tab, or give the generated tab another "
+            f"name {how}."
+        )
+
+    def for_option(self, option: str) -> TabTakenError:
+        """The same refusal, naming the option (e.g. ``--status-tab``) that renames the tab."""
+        self.message = self._sentence(f"with {option} NAME")
+        return self

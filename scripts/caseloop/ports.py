@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from .errors import TabTakenError
 from .model import SheetModel
 
 
@@ -66,3 +67,22 @@ class Workbook(Protocol):
     def write_tabs(self, tabs: list[SheetModel]) -> WriteResult:
         """Write the generated tabs, all or nothing; never touch any other tab."""
         ...
+
+
+# What a backend found under a generated tab's name, for ``check_may_write``.
+NO_TAB = None  # no tab of that name: caseloop may add it
+TEAM_TAB = "team"  # a tab without caseloop's mark: never written
+
+
+def check_may_write(title: str, kind: str, found: str | None) -> None:
+    """The one rule for every backend: caseloop writes a tab only if it is absent or carries
+    caseloop's mark for the same kind of report.
+
+    ``found`` is ``NO_TAB``, ``TEAM_TAB``, or the kind named by the tab's caseloop mark ("" when
+    an old mark names no kind, which counts as the same kind).
+    """
+    if found is NO_TAB or found == "" or found == kind:
+        return
+    if found == TEAM_TAB:
+        raise TabTakenError(title, kind)
+    raise TabTakenError(title, kind, other_report=True)

@@ -38,6 +38,7 @@ from xlsxwriter.exceptions import XlsxWriterException
 
 from ..errors import CaseloopError, RefusedError
 from ..model import Cell, Chart, SheetModel, Style
+from ..ports import TEAM_TAB, check_may_write
 
 NS_MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 NS_DOC_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
@@ -69,7 +70,6 @@ _BEFORE_CALC_PR = (
     "externalReferences",
     "definedNames",
 )
-TAB_OPTIONS = {"status": "--status-tab", "weekly": "--report-tab"}
 XML_DECLARATION = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
 DEFAULT_DATETIME_FORMAT = "yyyy-mm-dd hh:mm"
 DEFAULT_DATE_FORMAT = "yyyy-mm-dd"
@@ -1513,23 +1513,6 @@ class _Plan:
     part: str | None = None  # the sheet part it goes to, once known
 
 
-def _refusal(title: str, kind: str) -> RefusedError:
-    option = TAB_OPTIONS.get(kind)
-    how = f"with {option} NAME" if option else "in the command's options"
-    return RefusedError(
-        f'The workbook already has its own tab "{title}" that caseloop did not make; caseloop will '
-        f"not touch it. Rename that tab, or give the generated tab another name {how}."
-    )
-
-
-def _other_kind(title: str, kind: str) -> RefusedError:
-    option = TAB_OPTIONS.get(kind, "the tab option")
-    return RefusedError(
-        f'The tab "{title}" holds another of caseloop\'s reports; caseloop will not write over '
-        f"it. Give the generated tab another name with {option} NAME."
-    )
-
-
 def _drop_calc_chain(
     package: _Package, workbook: _WorkbookPart, sheet_ids: set[int], content_types: _ContentTypes
 ) -> None:
@@ -1676,10 +1659,8 @@ def splice_tabs(original: bytes, tabs: list[SheetModel]) -> bytes:
             old = old_marks.kind_of(sheet.name)
             if old is not None and _carries_content(package, workbook, sheet.part, tab):
                 kind = old
-        if kind is None or sheet.rel_type != REL_WORKSHEET or sheet.part is None:
-            raise _refusal(sheet.name, tab.kind)
-        if kind != tab.kind:
-            raise _other_kind(sheet.name, tab.kind)
+        ours = kind is not None and sheet.rel_type == REL_WORKSHEET and sheet.part is not None
+        check_may_write(sheet.name, tab.kind, kind if ours else TEAM_TAB)
         plans.append(_Plan(tab, sheet.name, index, sheet.part))
         replaced_ids.add(sheet.sheet_id)
     new_tabs = [plan.title for plan in plans if plan.part is None]

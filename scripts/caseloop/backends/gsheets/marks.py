@@ -4,13 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...errors import RefusedError
 from ...model import SheetModel
+from ...ports import NO_TAB, TEAM_TAB, check_may_write
 
 MARK_KEY = "caseloop"  # developer metadata key on every tab caseloop generates
-
-# The option that renames each kind of generated tab, for the refusal message.
-RENAME_OPTION = {"status": "--status-tab", "weekly": "--report-tab"}
 
 
 def is_ours(sheet: dict[str, Any]) -> bool:
@@ -30,21 +27,10 @@ def check_writable(tabs: list[SheetModel], by_title: dict[str, dict[str, Any]]) 
     """Refuse, before anything is sent, to write over a tab caseloop did not make for that kind."""
     for model in tabs:
         existing = by_title.get(model.title)
-        if existing is not None and not is_ours(existing):
-            raise RefusedError(_refusal(model))
-        if existing is not None and kind_of(existing) not in (None, model.kind):
-            option = RENAME_OPTION.get(model.kind, "the tab option")
-            raise RefusedError(
-                f'The tab "{model.title}" holds another of caseloop\'s reports; caseloop will '
-                f"not write over it. Give the generated tab another name with {option} NAME."
-            )
-
-
-def _refusal(model: SheetModel) -> str:
-    option = RENAME_OPTION.get(model.kind)
-    rename = f"with {option} NAME" if option else "with its option"
-    return (
-        f'The spreadsheet already has its own tab "{model.title}" that caseloop did not make; '
-        f"caseloop will not touch it. Rename that tab, or give the generated tab another name "
-        f"{rename}."
-    )
+        if existing is None:
+            found = NO_TAB
+        elif not is_ours(existing):
+            found = TEAM_TAB
+        else:
+            found = kind_of(existing) or ""
+        check_may_write(model.title, model.kind, found)
