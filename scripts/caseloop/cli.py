@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from .errors import CaseloopError, TabTakenError
+from .errors import CaseloopError, OptionError
 
 LANGS = click.Choice(["en", "zh"], case_sensitive=False)
 
@@ -74,8 +74,19 @@ def settings_from(kwargs: dict[str, Any]) -> Any:
     return Settings(**values)
 
 
-# The option that renames each kind of generated tab: named in refusals about that tab.
-TAB_OPTIONS = {"status": "--status-tab", "weekly": "--report-tab"}
+# How the library's settings are spelled on the command line, for messages that name them.
+OPTIONS = {
+    "now": "--now",
+    "week": "--week",
+    "sheet": "--sheet",
+    "schema": "--schema",
+    "rules": "--rules",
+    "output": "--output",
+    "markdown": "--markdown",
+    "credentials": "--credentials",
+    "status_tab": "--status-tab",
+    "report_tab": "--report-tab",
+}
 
 
 def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -86,8 +97,8 @@ def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return func(*args, **kwargs)
         except CaseloopError as exc:
-            if isinstance(exc, TabTakenError):
-                exc.for_option(TAB_OPTIONS.get(exc.kind, "the tab option"))
+            if isinstance(exc, OptionError):
+                exc.for_option(OPTIONS.get(exc.setting, exc.setting))
             click.echo(f"caseloop: {exc.message}", err=True)
             sys.exit(exc.exit_code)
         except BrokenPipeError:

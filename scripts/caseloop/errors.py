@@ -50,32 +50,48 @@ class Problem:
         }
 
 
-class TabTakenError(RefusedError):
-    """A generated tab's name is taken: by a team tab, or by another of caseloop's reports.
+class OptionError(CaseloopError):
+    """A setting given to a command is wrong or cannot be used.
 
-    The library does not know the command's options; the CLI names the one that renames the
-    tab (``for_option``).
+    The library names the setting (``now``, ``output``, ``rules``…) and writes ``{option}``
+    where the sentence names it; the CLI, which alone knows the spelling of its options, fills
+    it in (``--now``) with ``for_option``. Until then the setting's own name stands there.
     """
+
+    def __init__(self, setting: str, template: str) -> None:
+        self.setting = setting
+        self.template = template
+        super().__init__(template.replace("{option}", setting))
+
+    def for_option(self, option: str) -> OptionError:
+        self.message = self.template.replace("{option}", option)
+        return self
+
+
+class RefusedOptionError(OptionError, RefusedError):
+    """A refusal to write that a setting can resolve (a generated tab's name is taken...)."""
+
+
+# The setting that renames each kind of generated tab.
+TAB_SETTING = {"status": "status_tab", "weekly": "report_tab"}
+
+
+class TabTakenError(RefusedOptionError):
+    """A generated tab's name is taken: by a team tab, or by another of caseloop's reports."""
 
     def __init__(self, title: str, kind: str, *, other_report: bool = False) -> None:
         self.title = title
         self.kind = kind
         self.other_report = other_report
-        super().__init__(self._sentence("in the command's options"))
-
-    def _sentence(self, how: str) -> str:
-        if self.other_report:
-            return (
-                f'The tab "{self.title}" holds another of caseloop\'s reports; caseloop will not '
-                f"write over it. Give the generated tab another name {how}."
+        if other_report:
+            template = (
+                f'The tab "{title}" holds another of caseloop\'s reports; caseloop will not '
+                "write over it. Give the generated tab another name with {option} NAME."
             )
-        return (
-            f'The spreadsheet already has its own tab "{self.title}" that caseloop did not make; '
-            f"caseloop will not touch it. Rename that tab, or give the generated tab another "
-            f"name {how}."
-        )
-
-    def for_option(self, option: str) -> TabTakenError:
-        """The same refusal, naming the option (e.g. ``--status-tab``) that renames the tab."""
-        self.message = self._sentence(f"with {option} NAME")
-        return self
+        else:
+            template = (
+                f'The spreadsheet already has its own tab "{title}" that caseloop did not make; '
+                "caseloop will not touch it. Rename that tab, or give the generated tab another "
+                "name with {option} NAME."
+            )
+        super().__init__(TAB_SETTING.get(kind, "tab"), template)
