@@ -257,7 +257,7 @@ def sync(
     counts = ", ".join(f"{flag} {n}" for flag, n in view.counts.items() if n)
     if dry_run:
         where = loaded.workbook.location
-        if getattr(loaded.workbook, "read_only", False):
+        if loaded.workbook.read_only:
             where += " (a CSV export: sync can only show these rows, not write them)"
         click.echo(
             f"Would write the tab {model.title!r} into {where} ({len(view.rows)} rows; {counts or 'no rows'}):"
@@ -326,7 +326,7 @@ def report(
     loaded = _load(settings, progress, for_writing=True)
     progress(f"computing the weekly report from {len(loaded.frame.cases)} cases ...")
     result = weekly(loaded, settings, week)
-    read_only = getattr(loaded.workbook, "read_only", False)
+    read_only = loaded.workbook.read_only
     if read_only and not markdown_path:
         raise CaseloopError(
             f"{loaded.workbook.location} is a CSV file and caseloop cannot write tabs into it; "

@@ -28,7 +28,7 @@ from .config import (
     load_schema,
     normalize_label,
 )
-from .errors import CaseloopError
+from .errors import CaseloopError, OptionError
 from .frame import CaseFrame, build_frame
 from .model import SheetModel
 from .ports import Workbook, WriteResult
@@ -52,11 +52,12 @@ class Settings:
     http_client: Any = None  # a gspread HTTPClient class; tests point it at the fake server
 
     def __post_init__(self) -> None:
-        # An empty --sheet is a slip (a shell variable that was not set), not "the default".
+        # An empty sheet setting is a slip (a shell variable that was not set), not "the default".
         if self.sheet is not None and not self.sheet.strip():
-            raise CaseloopError(
-                f'--sheet "{self.sheet}" names no tab; give the case tab\'s name, or leave '
-                "--sheet out to use Cases (or 案例)."
+            raise OptionError(
+                "sheet",
+                f'{{option}} "{self.sheet}" names no tab; give the case tab\'s name, or leave '
+                "{option} out to use Cases (or 案例).",
             )
 
     @cached_property
@@ -91,19 +92,21 @@ def generated_at(settings: Settings) -> dt.datetime:
 
 
 def parse_now(text: str | None, rules: Rules) -> pd.Timestamp:
-    """``--now`` (ISO; team time zone when it has no offset) or the clock, as team-local time."""
+    """The now setting (ISO; team time zone when it has no offset) or the clock, as team-local
+    time."""
     tz = rules.timezone
     if text is None:
         return pd.Timestamp(dt.datetime.now(tz).replace(tzinfo=None, microsecond=0))
     try:
         moment = dt.datetime.fromisoformat(text.strip())
     except ValueError:
-        raise CaseloopError(
-            f'--now "{text}" is not a date and time; write it like 2026-11-20T18:00.'
+        raise OptionError(
+            "now", f'{{option}} "{text}" is not a date and time; write it like 2026-11-20T18:00.'
         ) from None
-    out_of_range = CaseloopError(
-        f'--now "{text}" is out of range: caseloop works with dates from {FIRST_YEAR} to '
-        f"{LAST_YEAR}; give a time like 2026-11-20T18:00."
+    out_of_range = OptionError(
+        "now",
+        f'{{option}} "{text}" is out of range: caseloop works with dates from {FIRST_YEAR} to '
+        f"{LAST_YEAR}; give a time like 2026-11-20T18:00.",
     )
     # Checked before the time-zone conversion too, which cannot reach past year 9999.
     if not FIRST_YEAR <= moment.year <= LAST_YEAR:
@@ -116,7 +119,8 @@ def parse_now(text: str | None, rules: Rules) -> pd.Timestamp:
 
 
 def find_case_tab(names: list[str], wanted: str | None, location: str) -> str:
-    """The tab holding the cases: --sheet, else Cases or 案例 (case-insensitive)."""
+    """The tab holding the cases: ``wanted`` (the sheet setting), else Cases or 案例
+    (case-insensitive)."""
     candidates = [wanted] if wanted is not None else list(CASE_TAB_NAMES)
     by_norm = {normalize_label(n): n for n in names}
     for candidate in candidates:
@@ -125,9 +129,10 @@ def find_case_tab(names: list[str], wanted: str | None, location: str) -> str:
             return hit
     found = ", ".join(f'"{n}"' for n in names) or "none"
     asked = f'"{wanted}"' if wanted else '"Cases" (or "案例")'
-    raise CaseloopError(
+    raise OptionError(
+        "sheet",
         f"{location} has no tab {asked}; the tabs are {found}. "
-        "Name the case tab Cases, or pass --sheet NAME."
+        "Name the case tab Cases, or pass {option} NAME.",
     )
 
 
@@ -148,7 +153,7 @@ def load(settings: Settings, *, for_writing: bool = False) -> Loaded:
         will_write=for_writing,
     )
     try:
-        if getattr(workbook, "single_table", False):
+        if workbook.single_table:
             # A CSV export holds one table whatever its file is called: that table is the cases.
             tab = workbook.tab_names()[0]
         else:
@@ -158,15 +163,12 @@ def load(settings: Settings, *, for_writing: bool = False) -> Loaded:
     except BaseException:
         close(workbook)
         raise
-    warnings = list(getattr(workbook, "credential_warnings", []) or [])
-    return Loaded(workbook=workbook, frame=frame, as_of=as_of, warnings=warnings)
+    return Loaded(workbook=workbook, frame=frame, as_of=as_of, warnings=list(workbook.warnings))
 
 
 def close(workbook: Workbook) -> None:
     """Release what an open workbook holds (caseloop's lock on an Excel file)."""
-    closer = getattr(workbook, "close", None)
-    if closer is not None:
-        closer()
+    workbook.close()
 
 
 SPREADSHEET_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".csv")
@@ -179,18 +181,20 @@ def check_markdown_path(markdown: str | None, log: str, output: str | None = Non
         return
     path = Path(markdown)
     if path.suffix.lower() in SPREADSHEET_SUFFIXES:
-        raise CaseloopError(
-            f"--markdown {markdown} names a spreadsheet file, which the Markdown report would "
-            "replace; give it a name ending in .md."
+        raise OptionError(
+            "markdown",
+            f"{{option}} {markdown} names a spreadsheet file, which the Markdown report would "
+            "replace; give it a name ending in .md.",
         )
     for other in (log, output):
         if not other or not path.exists() or not Path(other).exists():
             continue
         with contextlib.suppress(OSError):
             if path.samefile(other):
-                raise CaseloopError(
-                    f"--markdown {markdown} is the workbook itself; give the Markdown report a "
-                    "file of its own, ending in .md."
+                raise OptionError(
+                    "markdown",
+                    f"{{option}} {markdown} is the workbook itself; give the Markdown report a "
+                    "file of its own, ending in .md.",
                 )
     folder = path.parent
     if not folder.is_dir():
