@@ -40,12 +40,12 @@ CASE = ["12345678901", "US", "Advertising", "Case", "Open", "2026-03-02 09:30", 
 
 def protocol_members() -> set[str]:
     """The names the Workbook protocol declares: its attributes and its methods."""
-    methods = {
+    return {
         name
         for name, value in vars(Workbook).items()
-        if inspect.isfunction(value) and not name.startswith("_")
-    }
-    return set(Workbook.__annotations__) | methods
+        if isinstance(value, property) or inspect.isfunction(value)
+        if not name.startswith("_")
+    } | set(Workbook.__annotations__)
 
 
 def write_csv(path: Path) -> Path:

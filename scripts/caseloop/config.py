@@ -374,8 +374,9 @@ def load_schema(path: Path = DEFAULT_SCHEMA) -> Schema:
         raise CaseloopError(
             f"The schema file {path} must hold a JSON object with a list of fields."
         )
-    raw_fields = data.get("fields")
-    _refuse_problems(path, _problems(data, SCHEMA_CHECK, _schema_path_name(raw_fields), ""))
+    _refuse_problems(path, _problems(data, SCHEMA_CHECK, _schema_path_name(data.get("fields")), ""))
+    # The check above proved "fields" a list of objects, each with a name and a type.
+    raw_fields: list[dict[str, Any]] = data["fields"]
     names = [raw["name"] for raw in raw_fields]
     for name in names:
         if names.count(name) > 1:
@@ -462,7 +463,7 @@ def load_rules(path: Path = DEFAULT_RULES) -> Rules:
     }
     vocab: dict[str, dict[str, str]] = {}
     zh_labels: dict[str, dict[str, str]] = {}
-    category_entries = {
+    category_entries: dict[str, dict[str, Any] | None] = {
         name: {"zh": c.zh, "aliases": (data["categories"][name] or {}).get("aliases")}
         for name, c in categories.items()
     }

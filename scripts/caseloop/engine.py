@@ -8,7 +8,7 @@ import os
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -32,6 +32,10 @@ from .errors import CaseloopError, OptionError
 from .frame import CaseFrame, build_frame
 from .model import SheetModel
 from .ports import Workbook, WriteResult
+
+if TYPE_CHECKING:  # imported when used, so --help and validate do not load them
+    from .views import StatusView
+    from .weekly import WeeklyReport
 
 CASE_TAB_NAMES = ("Cases", "案例")
 
@@ -221,7 +225,7 @@ def judge(loaded: Loaded, settings: Settings) -> pd.DataFrame:
 
 def status_model(
     loaded: Loaded, settings: Settings, title: str | None = None
-) -> tuple[SheetModel, Any]:
+) -> tuple[SheetModel, StatusView]:
     from .render import render_status
     from .views import status_view
 
@@ -244,14 +248,14 @@ def write(loaded: Loaded, models: list[SheetModel]) -> WriteResult:
     return loaded.workbook.write_tabs(models)
 
 
-def weekly(loaded: Loaded, settings: Settings, week_text: str | None) -> Any:
+def weekly(loaded: Loaded, settings: Settings, week_text: str | None) -> WeeklyReport:
     from .weekly import Week, weekly_report
 
     week = Week.parse(week_text) if week_text is not None else None
     return weekly_report(judge(loaded, settings), settings.rules, loaded.as_of, week)
 
 
-def weekly_model(report: Any, settings: Settings, title: str | None = None) -> SheetModel:
+def weekly_model(report: WeeklyReport, settings: Settings, title: str | None = None) -> SheetModel:
     from .render import render_weekly
 
     return render_weekly(
@@ -259,7 +263,7 @@ def weekly_model(report: Any, settings: Settings, title: str | None = None) -> S
     )
 
 
-def weekly_text(report: Any, settings: Settings) -> str:
+def weekly_text(report: WeeklyReport, settings: Settings) -> str:
     from .markdown import weekly_markdown
 
     return weekly_markdown(

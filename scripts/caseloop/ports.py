@@ -60,16 +60,30 @@ class Workbook(Protocol):
     """A spreadsheet caseloop reads the case log from and writes its generated tabs into.
 
     The engine and the CLI use nothing else of a backend: every backend has all of these.
+    They only read the attributes, so a backend may give them as plain attributes or properties.
     """
 
-    location: str  # what to call it in messages: a path or a URL
-    # True when the workbook is one table whatever its name (a CSV export): that is the cases.
-    single_table: bool
-    # True when no tab can be written into it (a CSV export): only reports that go elsewhere.
-    read_only: bool
-    # What the user should hear about although the run goes on (credentials anyone can read,
-    # an interrupted earlier run that was put right), one sentence each.
-    warnings: list[str]
+    @property
+    def location(self) -> str:
+        """What to call it in messages: a path or a URL."""
+        ...
+
+    @property
+    def single_table(self) -> bool:
+        """True when it is one table whatever its name (a CSV export): that table is the cases."""
+        ...
+
+    @property
+    def read_only(self) -> bool:
+        """True when no tab can be written into it (a CSV export): only reports that go
+        elsewhere (Markdown) can be made from it."""
+        ...
+
+    @property
+    def warnings(self) -> list[str]:
+        """What the user should hear although the run goes on (credentials anyone can read, an
+        interrupted earlier run that was put right), one sentence each."""
+        ...
 
     def tab_names(self) -> list[str]: ...
 
