@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from caseloop.config import load_labels, load_rules, load_schema
-from caseloop.errors import CaseloopError
+from caseloop.errors import CaseloopError, OptionError
 from caseloop.frame import build_frame
 from caseloop.markdown import weekly_markdown
 from caseloop.render import render_weekly
@@ -299,7 +299,9 @@ def test_recurring_problems_agree_with_the_status_tab():
 
 @pytest.mark.parametrize("text", ["1677-W01", "0000-W01", "1899-W52", "2200-W01", "9999-W52"])
 def test_weeks_outside_the_years_caseloop_computes_with_are_refused(text):
-    with pytest.raises(CaseloopError, match=f'--week "{text}" is out of range'):
+    with pytest.raises(OptionError) as refused:
         Week.parse(text)
+    # The library names the setting; the CLI spells its option.
+    assert str(refused.value.for_option("--week")).startswith(f'--week "{text}" is out of range')
     assert Week.parse("1900-W01").start == pd.Timestamp("1900-01-01")
     assert Week.parse("2199-W52").label == "2199-W52"

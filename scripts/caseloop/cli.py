@@ -9,11 +9,14 @@ import sys
 import unicodedata
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from .errors import CaseloopError, OptionError
+
+if TYPE_CHECKING:  # the engine is imported when a command runs, so --help stays quick
+    from .engine import Loaded, Settings
 
 LANGS = click.Choice(["en", "zh"], case_sensitive=False)
 
@@ -62,7 +65,7 @@ def common_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
 
 
-def settings_from(kwargs: dict[str, Any]) -> Any:
+def settings_from(kwargs: dict[str, Any]) -> Settings:
     from .engine import Settings
 
     values = {k: v for k, v in kwargs.items() if v is not None}
@@ -257,7 +260,7 @@ def sync(
     counts = ", ".join(f"{flag} {n}" for flag, n in view.counts.items() if n)
     if dry_run:
         where = loaded.workbook.location
-        if getattr(loaded.workbook, "read_only", False):
+        if loaded.workbook.read_only:
             where += " (a CSV export: sync can only show these rows, not write them)"
         click.echo(
             f"Would write the tab {model.title!r} into {where} ({len(view.rows)} rows; {counts or 'no rows'}):"
@@ -326,7 +329,7 @@ def report(
     loaded = _load(settings, progress, for_writing=True)
     progress(f"computing the weekly report from {len(loaded.frame.cases)} cases ...")
     result = weekly(loaded, settings, week)
-    read_only = getattr(loaded.workbook, "read_only", False)
+    read_only = loaded.workbook.read_only
     if read_only and not markdown_path:
         raise CaseloopError(
             f"{loaded.workbook.location} is a CSV file and caseloop cannot write tabs into it; "
@@ -360,7 +363,7 @@ def report(
         )
 
 
-def _load(settings: Any, progress: Progress, for_writing: bool = False) -> Any:
+def _load(settings: Settings, progress: Progress, for_writing: bool = False) -> Loaded:
     """Read the log (with progress) and pass on any warning about the credentials."""
     from .engine import close, load
 

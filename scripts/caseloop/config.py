@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from .errors import CaseloopError
+from .errors import CaseloopError, OptionError
 
 
 def _schema_dir() -> Path:
@@ -168,20 +168,27 @@ class Labels:
         return entry.get(lang) or entry["en"]
 
 
-def _read_text(path: Path, what: str, option: str) -> str:
+def _read_text(path: Path, what: str, setting: str | None, check: str = "{option}") -> str:
+    """The file's text. ``setting`` names the file (the CLI spells its option where ``check``
+    says ``{option}``); None for a file no option names, where ``check`` says what to check."""
     try:
         return path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise CaseloopError(f"The {what} file {path} does not exist; check {option}.") from None
+        message = f"The {what} file {path} does not exist; check {check}."
+        if setting is None:
+            raise CaseloopError(message) from None
+        raise OptionError(setting, message) from None
     except (OSError, UnicodeDecodeError) as exc:
         reason = getattr(exc, "strerror", None) or "it is not UTF-8 text"
         raise CaseloopError(f"Cannot read the {what} file {path}: {reason}.") from None
 
 
-def _load_yaml(path: Path, what: str, option: str) -> dict[str, Any]:
+def _load_yaml(
+    path: Path, what: str, setting: str | None, check: str = "{option}"
+) -> dict[str, Any]:
     import yaml
 
-    text = _read_text(path, what, option)
+    text = _read_text(path, what, setting, check)
     # The C loader, where PyYAML was built with libyaml, reads the rules ten times faster.
     base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -357,7 +364,7 @@ def _schema_path_name(fields: Any) -> Callable[[list[Any]], str]:
 
 @cache
 def load_schema(path: Path = DEFAULT_SCHEMA) -> Schema:
-    text = _read_text(path, "schema", "--schema")
+    text = _read_text(path, "schema", "schema")
     try:
         data = json.loads(text)
     except ValueError as exc:
@@ -367,8 +374,9 @@ def load_schema(path: Path = DEFAULT_SCHEMA) -> Schema:
         raise CaseloopError(
             f"The schema file {path} must hold a JSON object with a list of fields."
         )
-    raw_fields = data.get("fields")
-    _refuse_problems(path, _problems(data, SCHEMA_CHECK, _schema_path_name(raw_fields), ""))
+    _refuse_problems(path, _problems(data, SCHEMA_CHECK, _schema_path_name(data.get("fields")), ""))
+    # The check above proved "fields" a list of objects, each with a name and a type.
+    raw_fields: list[dict[str, Any]] = data["fields"]
     names = [raw["name"] for raw in raw_fields]
     for name in names:
         if names.count(name) > 1:
@@ -424,7 +432,7 @@ def _vocab(entries: dict[str, dict[str, Any] | None]) -> tuple[dict[str, str], d
 @cache
 def load_rules(path: Path = DEFAULT_RULES) -> Rules:
     """The rules, every value checked first: a typo is named, never written into a workbook."""
-    data = _load_yaml(path, "rules", "--rules")
+    data = _load_yaml(path, "rules", "rules")
     _refuse_problems(
         path, _problems(data, RULES_CHECK, _rules_path_name, " (see sheets_schema/rules.yaml)")
     )
@@ -455,7 +463,7 @@ def load_rules(path: Path = DEFAULT_RULES) -> Rules:
     }
     vocab: dict[str, dict[str, str]] = {}
     zh_labels: dict[str, dict[str, str]] = {}
-    category_entries = {
+    category_entries: dict[str, dict[str, Any] | None] = {
         name: {"zh": c.zh, "aliases": (data["categories"][name] or {}).get("aliases")}
         for name, c in categories.items()
     }
@@ -504,4 +512,4 @@ def check_rules_fit_schema(
 
 @cache
 def load_labels(path: Path = DEFAULT_LABELS) -> Labels:
-    return Labels(_load_yaml(path, "labels", "sheets_schema/labels.yaml"))
+    return Labels(_load_yaml(path, "labels", None, check="sheets_schema/labels.yaml"))

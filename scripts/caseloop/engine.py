@@ -8,7 +8,7 @@ import os
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -28,10 +28,14 @@ from .config import (
     load_schema,
     normalize_label,
 )
-from .errors import CaseloopError
+from .errors import CaseloopError, OptionError
 from .frame import CaseFrame, build_frame
 from .model import SheetModel
 from .ports import Workbook, WriteResult
+
+if TYPE_CHECKING:  # imported when used, so --help and validate do not load them
+    from .views import StatusView
+    from .weekly import WeeklyReport
 
 CASE_TAB_NAMES = ("Cases", "案例")
 
@@ -52,11 +56,12 @@ class Settings:
     http_client: Any = None  # a gspread HTTPClient class; tests point it at the fake server
 
     def __post_init__(self) -> None:
-        # An empty --sheet is a slip (a shell variable that was not set), not "the default".
+        # An empty sheet setting is a slip (a shell variable that was not set), not "the default".
         if self.sheet is not None and not self.sheet.strip():
-            raise CaseloopError(
-                f'--sheet "{self.sheet}" names no tab; give the case tab\'s name, or leave '
-                "--sheet out to use Cases (or 案例)."
+            raise OptionError(
+                "sheet",
+                f'{{option}} "{self.sheet}" names no tab; give the case tab\'s name, or leave '
+                "{option} out to use Cases (or 案例).",
             )
 
     @cached_property
@@ -91,19 +96,21 @@ def generated_at(settings: Settings) -> dt.datetime:
 
 
 def parse_now(text: str | None, rules: Rules) -> pd.Timestamp:
-    """``--now`` (ISO; team time zone when it has no offset) or the clock, as team-local time."""
+    """The now setting (ISO; team time zone when it has no offset) or the clock, as team-local
+    time."""
     tz = rules.timezone
     if text is None:
         return pd.Timestamp(dt.datetime.now(tz).replace(tzinfo=None, microsecond=0))
     try:
         moment = dt.datetime.fromisoformat(text.strip())
     except ValueError:
-        raise CaseloopError(
-            f'--now "{text}" is not a date and time; write it like 2026-11-20T18:00.'
+        raise OptionError(
+            "now", f'{{option}} "{text}" is not a date and time; write it like 2026-11-20T18:00.'
         ) from None
-    out_of_range = CaseloopError(
-        f'--now "{text}" is out of range: caseloop works with dates from {FIRST_YEAR} to '
-        f"{LAST_YEAR}; give a time like 2026-11-20T18:00."
+    out_of_range = OptionError(
+        "now",
+        f'{{option}} "{text}" is out of range: caseloop works with dates from {FIRST_YEAR} to '
+        f"{LAST_YEAR}; give a time like 2026-11-20T18:00.",
     )
     # Checked before the time-zone conversion too, which cannot reach past year 9999.
     if not FIRST_YEAR <= moment.year <= LAST_YEAR:
@@ -116,7 +123,8 @@ def parse_now(text: str | None, rules: Rules) -> pd.Timestamp:
 
 
 def find_case_tab(names: list[str], wanted: str | None, location: str) -> str:
-    """The tab holding the cases: --sheet, else Cases or 案例 (case-insensitive)."""
+    """The tab holding the cases: ``wanted`` (the sheet setting), else Cases or 案例
+    (case-insensitive)."""
     candidates = [wanted] if wanted is not None else list(CASE_TAB_NAMES)
     by_norm = {normalize_label(n): n for n in names}
     for candidate in candidates:
@@ -125,9 +133,10 @@ def find_case_tab(names: list[str], wanted: str | None, location: str) -> str:
             return hit
     found = ", ".join(f'"{n}"' for n in names) or "none"
     asked = f'"{wanted}"' if wanted else '"Cases" (or "案例")'
-    raise CaseloopError(
+    raise OptionError(
+        "sheet",
         f"{location} has no tab {asked}; the tabs are {found}. "
-        "Name the case tab Cases, or pass --sheet NAME."
+        "Name the case tab Cases, or pass {option} NAME.",
     )
 
 
@@ -148,7 +157,7 @@ def load(settings: Settings, *, for_writing: bool = False) -> Loaded:
         will_write=for_writing,
     )
     try:
-        if getattr(workbook, "single_table", False):
+        if workbook.single_table:
             # A CSV export holds one table whatever its file is called: that table is the cases.
             tab = workbook.tab_names()[0]
         else:
@@ -158,15 +167,12 @@ def load(settings: Settings, *, for_writing: bool = False) -> Loaded:
     except BaseException:
         close(workbook)
         raise
-    warnings = list(getattr(workbook, "credential_warnings", []) or [])
-    return Loaded(workbook=workbook, frame=frame, as_of=as_of, warnings=warnings)
+    return Loaded(workbook=workbook, frame=frame, as_of=as_of, warnings=list(workbook.warnings))
 
 
 def close(workbook: Workbook) -> None:
     """Release what an open workbook holds (caseloop's lock on an Excel file)."""
-    closer = getattr(workbook, "close", None)
-    if closer is not None:
-        closer()
+    workbook.close()
 
 
 SPREADSHEET_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".csv")
@@ -179,18 +185,20 @@ def check_markdown_path(markdown: str | None, log: str, output: str | None = Non
         return
     path = Path(markdown)
     if path.suffix.lower() in SPREADSHEET_SUFFIXES:
-        raise CaseloopError(
-            f"--markdown {markdown} names a spreadsheet file, which the Markdown report would "
-            "replace; give it a name ending in .md."
+        raise OptionError(
+            "markdown",
+            f"{{option}} {markdown} names a spreadsheet file, which the Markdown report would "
+            "replace; give it a name ending in .md.",
         )
     for other in (log, output):
         if not other or not path.exists() or not Path(other).exists():
             continue
         with contextlib.suppress(OSError):
             if path.samefile(other):
-                raise CaseloopError(
-                    f"--markdown {markdown} is the workbook itself; give the Markdown report a "
-                    "file of its own, ending in .md."
+                raise OptionError(
+                    "markdown",
+                    f"{{option}} {markdown} is the workbook itself; give the Markdown report a "
+                    "file of its own, ending in .md.",
                 )
     folder = path.parent
     if not folder.is_dir():
@@ -217,7 +225,7 @@ def judge(loaded: Loaded, settings: Settings) -> pd.DataFrame:
 
 def status_model(
     loaded: Loaded, settings: Settings, title: str | None = None
-) -> tuple[SheetModel, Any]:
+) -> tuple[SheetModel, StatusView]:
     from .render import render_status
     from .views import status_view
 
@@ -240,14 +248,14 @@ def write(loaded: Loaded, models: list[SheetModel]) -> WriteResult:
     return loaded.workbook.write_tabs(models)
 
 
-def weekly(loaded: Loaded, settings: Settings, week_text: str | None) -> Any:
+def weekly(loaded: Loaded, settings: Settings, week_text: str | None) -> WeeklyReport:
     from .weekly import Week, weekly_report
 
     week = Week.parse(week_text) if week_text is not None else None
     return weekly_report(judge(loaded, settings), settings.rules, loaded.as_of, week)
 
 
-def weekly_model(report: Any, settings: Settings, title: str | None = None) -> SheetModel:
+def weekly_model(report: WeeklyReport, settings: Settings, title: str | None = None) -> SheetModel:
     from .render import render_weekly
 
     return render_weekly(
@@ -255,7 +263,7 @@ def weekly_model(report: Any, settings: Settings, title: str | None = None) -> S
     )
 
 
-def weekly_text(report: Any, settings: Settings) -> str:
+def weekly_text(report: WeeklyReport, settings: Settings) -> str:
     from .markdown import weekly_markdown
 
     return weekly_markdown(

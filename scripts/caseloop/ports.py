@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from .errors import TabTakenError
 from .model import SheetModel
@@ -55,10 +55,35 @@ class WriteResult:
     details: dict[str, Any] = field(default_factory=dict)
 
 
+@runtime_checkable
 class Workbook(Protocol):
-    """A spreadsheet caseloop reads the case log from and writes its generated tabs into."""
+    """A spreadsheet caseloop reads the case log from and writes its generated tabs into.
 
-    location: str  # what to call it in messages: a path or a URL
+    The engine and the CLI use nothing else of a backend: every backend has all of these.
+    They only read the attributes, so a backend may give them as plain attributes or properties.
+    """
+
+    @property
+    def location(self) -> str:
+        """What to call it in messages: a path or a URL."""
+        ...
+
+    @property
+    def single_table(self) -> bool:
+        """True when it is one table whatever its name (a CSV export): that table is the cases."""
+        ...
+
+    @property
+    def read_only(self) -> bool:
+        """True when no tab can be written into it (a CSV export): only reports that go
+        elsewhere (Markdown) can be made from it."""
+        ...
+
+    @property
+    def warnings(self) -> list[str]:
+        """What the user should hear although the run goes on (credentials anyone can read, an
+        interrupted earlier run that was put right), one sentence each."""
+        ...
 
     def tab_names(self) -> list[str]: ...
 
@@ -66,6 +91,10 @@ class Workbook(Protocol):
 
     def write_tabs(self, tabs: list[SheetModel]) -> WriteResult:
         """Write the generated tabs, all or nothing; never touch any other tab."""
+        ...
+
+    def close(self) -> None:
+        """Let go of what the workbook holds (a lock on the file); idempotent."""
         ...
 
 

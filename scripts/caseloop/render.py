@@ -5,12 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
+from typing import cast
 
 import pandas as pd
 
 from .cells import CELL_LIMIT, fit_text
 from .config import FLAG_ORDER, Labels, Rules
-from .model import Cell, Chart, Range, Series, SheetModel, Style
+from .model import Cell, CellValue, Chart, Range, Series, SheetModel, Style
 from .views import STATUS_COLUMNS, StatusView
 from .weekly import AGE_BUCKETS, METRICS, WeeklyReport
 
@@ -64,7 +65,7 @@ def flag_label(rules: Rules, flag: str, lang: str) -> str:
     return rules.flags[flag].zh if lang == "zh" else flag
 
 
-def _fit(value: object, labels: Labels, lang: str) -> object:
+def _fit(value: CellValue, labels: Labels, lang: str) -> CellValue:
     """Text within Excel's cell limit (a Case ID list of a huge recurring problem, a note)."""
     # Half the limit in characters cannot reach it in UTF-16 units: most cells skip the count.
     if isinstance(value, str) and len(value) > CELL_LIMIT // 2:
@@ -72,16 +73,18 @@ def _fit(value: object, labels: Labels, lang: str) -> object:
     return value
 
 
-def _value(value: object) -> object:
+def _value(value: object) -> CellValue:
+    """A frame's value as a cell's: NaN and NaT blank, Timestamps and numpy scalars plain."""
     if value is None or value is pd.NaT:
         return None
     if isinstance(value, float) and value != value:
         return None
     if isinstance(value, pd.Timestamp):
-        return value.to_pydatetime()
+        return cast(dt.datetime, value.to_pydatetime())
     if hasattr(value, "item"):  # numpy scalars
-        return value.item()
-    return value
+        return cast(CellValue, value.item())
+    # What else a view's frame holds is already a cell value: text, numbers, booleans.
+    return cast(CellValue, value)
 
 
 def render_status(
@@ -118,9 +121,9 @@ def render_status(
             value = _value(record[column])
             if column == "flag":
                 value = flag_label(rules, flag, lang)
-            elif column == "whose_turn" and value:
+            elif column == "whose_turn" and isinstance(value, str) and value:
                 value = labels.get("turns", value, lang)
-            elif lang == "zh" and column in TRANSLATED and value:
+            elif lang == "zh" and column in TRANSLATED and isinstance(value, str) and value:
                 value = rules.zh_labels[TRANSLATED[column]].get(value, value)
             key = (flag, late, formats.get(column))
             if key not in styles:
@@ -160,7 +163,7 @@ class Section:
     title: str
     columns: list[str]  # column keys
     headers: list[str]  # their labels
-    rows: list[list[object]]
+    rows: list[list[CellValue]]
     note: str | None = None
 
 
@@ -171,13 +174,14 @@ def weekly_sections(report: WeeklyReport, rules: Rules, labels: Labels, lang: st
     def text(key: str, **values: object) -> str:
         return labels.get("weekly_text", key, lang).format(**values)
 
-    def translate(column: str, value: object) -> object:
+    def translate(column: str, value: CellValue) -> CellValue:
         source = TRANSLATED.get(column)
-        if lang == "zh" and source and value is not None:
+        # The labels are text: a value of another type has no translation and stays as it is.
+        if lang == "zh" and source and isinstance(value, str):
             return rules.zh_labels[source].get(value, value)
-        if column == "flag" and value is not None:
+        if column == "flag" and isinstance(value, str):
             if value in rules.flags:
-                return flag_label(rules, str(value), lang)
+                return flag_label(rules, value, lang)
             # Not flagged now: the case was closed or resolved since; show its status.
             return rules.zh_labels["Status"].get(value, value) if lang == "zh" else value
         return value
@@ -197,7 +201,7 @@ def weekly_sections(report: WeeklyReport, rules: Rules, labels: Labels, lang: st
     sections = [table(text("weeks"), report.weeks, ["week", *metrics], text("blank_note"))]
     for name in ("category", "marketplace", "channel"):
         sections.append(table(text(f"by_{name}", week=week), report.by[name], [name, *metrics]))
-    backlog_rows = [
+    backlog_rows: list[list[CellValue]] = [
         [labels.get("backlog_buckets", key, lang), report.backlog[key]]
         for key in [b[0] for b in AGE_BUCKETS] + ["stale", "total"]
     ]

@@ -152,7 +152,8 @@ def evaluate(cases: pd.DataFrame, rules: Rules, as_of: pd.Timestamp) -> pd.DataF
     last_reply = out["Last Reply At"].where(out["Last Reply At"].notna(), out["First Reply At"])
     # Amazon's turn when it never answered or we wrote after its last answer; a tie is ours.
     amazon_turn = last_reply.isna() | (last_sent > last_reply)
-    out["whose_turn"] = np.where(is_open, np.where(amazon_turn, AMAZON, US), None)
+    # numpy makes None an object array; its type stubs do not list None as an array.
+    out["whose_turn"] = np.where(is_open, np.where(amazon_turn, AMAZON, US), None)  # type: ignore[call-overload]
     turn_started = last_sent.where(amazon_turn, last_reply)
     out["turn_started"] = turn_started.where(is_open)
     tz = rules.timezone

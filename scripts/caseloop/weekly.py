@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from .config import FIRST_YEAR, LAST_YEAR, Rules
-from .errors import CaseloopError
+from .errors import CaseloopError, OptionError
 from .rules import elapsed_hours, recurring_groups, reply_target_hours
 
 WEEKS_SHOWN = 12
@@ -75,17 +75,21 @@ class Week:
     def parse(cls, text: str) -> Week:
         match = _WEEK.match(text)
         if not match:
-            raise CaseloopError(f'--week "{text}" is not an ISO week; write it like 2026-W47.')
+            raise OptionError(
+                "week", f'{{option}} "{text}" is not an ISO week; write it like 2026-W47.'
+            )
         year, number = int(match.group(1)), int(match.group(2))
         if not FIRST_YEAR <= year <= LAST_YEAR:
-            raise CaseloopError(
-                f'--week "{text}" is out of range: caseloop works with dates from {FIRST_YEAR} '
-                f"to {LAST_YEAR}; choose a week like 2026-W47."
+            raise OptionError(
+                "week",
+                f'{{option}} "{text}" is out of range: caseloop works with dates from {FIRST_YEAR} '
+                f"to {LAST_YEAR}; choose a week like 2026-W47.",
             )
         last = dt.date(year, 12, 28).isocalendar()[1]
         if not 1 <= number <= last:
-            raise CaseloopError(
-                f"{year} has no week {number}; its ISO weeks run {year}-W01 to {year}-W{last}."
+            raise OptionError(
+                "week",
+                f"{year} has no week {number}; its ISO weeks run {year}-W01 to {year}-W{last}.",
             )
         return cls(year, number)
 

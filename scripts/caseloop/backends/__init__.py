@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..errors import CaseloopError
+from ..errors import CaseloopError, OptionError
 from ..ports import Workbook
+from .excel import EXCEL_SUFFIXES, ExcelWorkbook
 
 
 def is_google(log: str) -> bool:
@@ -32,8 +33,8 @@ def open_workbook(
         from .gsheets import open_google_workbook
 
         if output:
-            raise CaseloopError(
-                "--output is for Excel files; a Google Sheet is always updated in place."
+            raise OptionError(
+                "output", "{option} is for Excel files; a Google Sheet is always updated in place."
             )
         return open_google_workbook(log, credentials, http_client=http_client)
     suffix = Path(log).suffix.lower()
@@ -41,11 +42,28 @@ def open_workbook(
         from .csvfile import CsvWorkbook
 
         return CsvWorkbook(log)
-    from .excel import EXCEL_SUFFIXES, ExcelWorkbook
-
     if suffix not in EXCEL_SUFFIXES + (".xls",):
         raise CaseloopError(
             f"{log} is not a case log caseloop can open: give an .xlsx or .xlsm file, "
             "a .csv export, or a Google Sheets URL."
         )
-    return ExcelWorkbook(log, output=output, will_write=will_write)
+    return _ExcelWorkbook(log, output=output, will_write=will_write)
+
+
+class _ExcelWorkbook(ExcelWorkbook):
+    """ExcelWorkbook with the port's last attributes, until excel.py has them itself.
+
+    TRANSITIONAL (issue 9): once ExcelWorkbook has ``single_table``, ``read_only`` and
+    ``warnings``, delete this class and return ExcelWorkbook above.
+    """
+
+    single_table = False  # the case tab is found by name among the workbook's tabs
+    read_only = False  # an .xlsx/.xlsm file is written by splicing the generated tabs in
+
+    @property
+    def warnings(self) -> list[str]:
+        return self.credential_warnings
+
+
+# mypy checks here that the class has all of the port.
+_: type[Workbook] = _ExcelWorkbook

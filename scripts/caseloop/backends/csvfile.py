@@ -5,9 +5,9 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from ..errors import CaseloopError
+from ..errors import CaseloopError, OptionError
 from ..model import SheetModel
-from ..ports import Grid, WriteResult
+from ..ports import Grid, Workbook, WriteResult
 
 
 class CsvWorkbook:
@@ -20,6 +20,7 @@ class CsvWorkbook:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.location = str(self.path)
+        self.warnings: list[str] = []
         if not self.path.exists():
             raise CaseloopError(f"{self.path} does not exist; check the path.")
         if self.path.is_dir():
@@ -47,7 +48,15 @@ class CsvWorkbook:
         )
 
     def write_tabs(self, tabs: list[SheetModel]) -> WriteResult:
-        raise CaseloopError(
+        raise OptionError(
+            "markdown",
             f"{self.path} is a CSV file and caseloop cannot write tabs into it; "
-            "use the .xlsx workbook or the Google Sheet, or report --markdown."
+            "use the .xlsx workbook or the Google Sheet, or report {option}.",
         )
+
+    def close(self) -> None:
+        """Nothing to let go: the file was read whole when opened."""
+
+
+# mypy checks here that the class has all of the port.
+_: type[Workbook] = CsvWorkbook

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from gspread.exceptions import APIError
 
-from ...errors import CaseloopError
+from ...errors import CaseloopError, OptionError
 
 
 def api_failure(
@@ -23,9 +23,10 @@ def api_failure(
             "/edit) and that the sheet was not deleted."
         )
     if status == 401:
-        return CaseloopError(
-            "Google refused the credentials (401 unauthenticated); check the --credentials "
-            "file or GOOGLE_APPLICATION_CREDENTIALS."
+        return OptionError(
+            "credentials",
+            "Google refused the credentials (401 unauthenticated); check the {option} "
+            "file or GOOGLE_APPLICATION_CREDENTIALS.",
         )
     if status == 403:
         if "has not been used" in message or "is disabled" in message:

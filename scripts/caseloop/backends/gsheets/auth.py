@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ...errors import CaseloopError
+from ...errors import CaseloopError, OptionError
 
 # Only the Sheets API: caseloop opens sheets by key and never needs Drive.
 SCOPES = ["https://www.googleapis.com/auth/spreadsheets"]
@@ -28,7 +28,7 @@ class LoadedCredentials:
 def credentials_path(
     explicit: str | None, defaults: Sequence[Path | str] | None = None
 ) -> Path | None:
-    """--credentials, else GOOGLE_APPLICATION_CREDENTIALS, else gspread's default files.
+    """``explicit`` (the credentials setting), else GOOGLE_APPLICATION_CREDENTIALS, else gspread's default files.
 
     ``defaults`` replaces gspread's default locations (for tests)."""
     if explicit:
@@ -78,9 +78,10 @@ def load_credentials(
     """Find and parse the credentials file; ``build=False`` only reads it (for the e-mail)."""
     path = credentials_path(explicit, defaults)
     if path is None:
-        raise CaseloopError(
-            "No Google credentials found: pass --credentials FILE (a service-account key or "
-            "authorized-user JSON) or set GOOGLE_APPLICATION_CREDENTIALS."
+        raise OptionError(
+            "credentials",
+            "No Google credentials found: pass {option} FILE (a service-account key or "
+            "authorized-user JSON) or set GOOGLE_APPLICATION_CREDENTIALS.",
         )
     info = _read_credentials_json(path)
     loaded = LoadedCredentials(credentials=None, path=path)

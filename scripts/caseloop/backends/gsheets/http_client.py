@@ -14,7 +14,7 @@ from google.auth.exceptions import RefreshError, TransportError
 from gspread.exceptions import APIError
 from gspread.http_client import FileType, HTTPClient, ParamsType
 
-from ...errors import CaseloopError
+from ...errors import CaseloopError, OptionError
 
 # Quota (429) and the transient server errors Google documents as safe to retry. Anything else
 # (400, 401, 403, 404) will not change by asking again.
@@ -132,9 +132,10 @@ class RetryingHTTPClient(HTTPClient):
             except RefreshError:
                 # google-auth refreshes on 401; a refusal there is about the credentials, and the
                 # error text may quote the token endpoint's answer, so none of it is repeated.
-                raise CaseloopError(
+                raise OptionError(
+                    "credentials",
                     "Google refused the credentials (the token was rejected or could not be "
-                    "refreshed); check the --credentials file or GOOGLE_APPLICATION_CREDENTIALS."
+                    "refreshed); check the {option} file or GOOGLE_APPLICATION_CREDENTIALS.",
                 ) from None
             except TransportError:
                 problem = "could not be reached to refresh the credentials"

@@ -10,7 +10,7 @@ from gspread.exceptions import APIError
 
 from ...errors import CaseloopError
 from ...model import SheetModel
-from ...ports import Grid, WriteResult
+from ...ports import Grid, Workbook, WriteResult
 from .api_errors import api_failure
 from .auth import LoadedCredentials, load_credentials
 from .batch import write_requests
@@ -73,12 +73,15 @@ def open_google_workbook(
 class GoogleWorkbook:
     """A Google Sheet through gspread: one metadata GET, one values GET, one batchUpdate."""
 
+    single_table = False  # the case tab is found by name among the sheet's tabs
+    read_only = False  # whether the account may write is Google's answer to the batchUpdate
+
     def __init__(self, key: str, client: gspread.Client, loaded: LoadedCredentials) -> None:
         self.key = key
         self.location = f"https://docs.google.com/spreadsheets/d/{key}"
         self._http = client.http_client
         self._service_account_email = loaded.service_account_email
-        self.credential_warnings: list[str] = list(loaded.warnings)
+        self.warnings: list[str] = list(loaded.warnings)  # about the credentials file
         self._metadata: dict[str, Any] | None = None
         self._calls = 0  # logical API calls, for clients that do not count their own attempts
 
@@ -171,6 +174,9 @@ class GoogleWorkbook:
             },
         )
 
+    def close(self) -> None:
+        """Nothing to let go: gspread's session holds no lock on the sheet."""
+
     # errors
 
     def _api_failure(self, error: APIError, *, writing: bool) -> CaseloopError:
@@ -181,3 +187,7 @@ class GoogleWorkbook:
 
 def _quoted_title(title: str) -> str:
     return "'" + title.replace("'", "''") + "'"
+
+
+# mypy checks here that the class has all of the port.
+_: type[Workbook] = GoogleWorkbook
