@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .config import Rules, Schema, normalize_label
-from .errors import CaseloopError, Problem
-from .ports import CellError, Grid
+from ..config import Rules, Schema, normalize_label
+from ..errors import CaseloopError, Problem
+from ..ports import CellError, Grid
 
 HEADER_SCAN_ROWS = 10
 MIN_KNOWN_HEADERS = 3
