@@ -190,11 +190,10 @@ def parse_dates(
     cells = parse_datetime(
         column.raw, tz, errors=errors, date1904=date1904, serial_zone=serial_zone
     )
-    for code, mask in (
-        ("date-out-of-range", cells.far),
-        ("ambiguous-date", cells.day_month),
-        ("not-a-date", cells.not_a_date),
-    ):
-        if mask.any():
-            problems += column.problems(code, mask)
+    if cells.far.any():
+        problems += column.problems("date-out-of-range", cells.far)
+    if cells.day_month.any():
+        problems += column.problems("ambiguous-date", cells.day_month)
+    if cells.not_a_date.any():
+        problems += column.problems("not-a-date", cells.not_a_date)
     return Parsed(cells.values, cells.blank, problems)
