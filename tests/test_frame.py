@@ -1,14 +1,19 @@
 """Reading the Cases tab: header detection, aliases, every date form, Case IDs, problems."""
 
+import ast
 import datetime as dt
+import json
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from caseloop.config import load_rules, load_schema
+import caseloop
+from caseloop.config import DEFAULT_SCHEMA, load_labels, load_rules, load_schema
 from caseloop.errors import CaseloopError
 from caseloop.frame import build_frame
 from caseloop.ports import CellError, Grid
+from caseloop.problems import CATALOGUE, LABEL_GROUP, TemplateFieldError, problem, template_fields
 
 from caselog import HEADERS, NOW, case, grid
 
@@ -392,3 +397,285 @@ def test_case_dates_centuries_away_are_refused_with_their_cell():
     # 322 years before NOW: more than a datetime64[ns] difference holds; refused, not a crash.
     f = frame_of(grid([case(Opened_At=dt.datetime(1704, 6, 19, 3, 25)), case()]))
     assert codes(f) == [("date-out-of-range", "Cases!G2")]
+
+
+H = dt.timedelta(hours=1)
+
+
+def test_every_problem_code_is_worded_as_before():
+    """One sheet with every problem the frame finds, and the exact sentence of each."""
+    cases = [
+        case(Case_ID="12345678901", Follow_ups="x"),
+        case(Follow_ups=-1),
+        case(Opened_At=dt.datetime(9999, 12, 31)),
+        case(Last_Sent_At="03/04/2026"),
+        case(Deadline="soon"),
+        case(Case_ID="1.23457E+11"),
+        case(Case_ID="CHAT-7"),
+        case(Case_ID="12345678901"),
+        case(Channel="Seller Forums", Marketplace="Mars"),
+        case(Order_ID="123"),
+        case(Related_Cases="99999999999"),
+        case(Status="Resolved"),
+        case(First_Reply_At=NOW - 72 * H),
+        case(Last_Reply_At=NOW + 24 * H),
+        case(First_Reply_At=NOW - 1 * H, Last_Reply_At=NOW - 1.5 * H),
+        case(Status="Open", Resolved_At=NOW - H),
+        case(Summary=None),
+        case(Owner=CellError("#N/A")),
+        case(),
+    ]
+    g = grid(cases)
+    g.far_cells = [(4999, 2, "junk")]
+    g.unsaved_formulas = {(19, HEADERS.index("Summary")), (19, HEADERS.index("Owner"))}
+    found = [(p.severity, p.code, p.cell, p.message) for p in frame_of(g).problems]
+    assert found == [
+        (
+            "error",
+            "not-a-number",
+            "Cases!K2",
+            'Follow-ups "x" is not a whole number; type a count such as 0, 1 or 2.',
+        ),
+        ("error", "below-minimum", "Cases!K3", 'Follow-ups "-1" cannot be below 0.'),
+        (
+            "error",
+            "date-out-of-range",
+            "Cases!G4",
+            'Opened At "9999-12-31 00:00" is too far in the past or future to be a case date; check the year.',
+        ),
+        (
+            "error",
+            "ambiguous-date",
+            "Cases!H5",
+            'Last Sent At "03/04/2026" could be day/month or month/day; write it as YYYY-MM-DD HH:MM so nobody has to guess.',
+        ),
+        (
+            "error",
+            "not-a-date",
+            "Cases!M6",
+            'Deadline "soon" is not a date; use a date cell or text like 2026-11-20 09:30.',
+        ),
+        (
+            "error",
+            "case-id-shortened",
+            "Cases!A7",
+            'Case ID "1.23457E+11" is a number Excel shortened to scientific notation; retype the full ID as text.',
+        ),
+        (
+            "error",
+            "duplicate-case-id",
+            "Cases!A9",
+            "Case ID 12345678901 is also in row 2 (Cases!A2); keep one row per case and log follow-ups in that row.",
+        ),
+        (
+            "error",
+            "unknown-value",
+            "Cases!B10",
+            'Marketplace "Mars" is not one of: US, CA, MX, BR, UK, DE, FR, IT, ES, NL, SE, PL, BE, TR, AE, SA, EG, IN, JP, AU, SG, IE, ZA.',
+        ),
+        (
+            "error",
+            "unknown-value",
+            "Cases!D10",
+            'Channel "Seller Forums" is not one of: Case (工单), Phone (电话), Chat (在线聊天), Email (邮件).',
+        ),
+        (
+            "error",
+            "resolved-at-missing",
+            "Cases!L13",
+            "Resolved At is empty but Status is Resolved; add when it was resolved.",
+        ),
+        (
+            "error",
+            "before-opened",
+            "Cases!I14",
+            'First Reply At "2026-11-17 18:00" is before Opened At "2026-11-20 16:00"; check both dates.',
+        ),
+        (
+            "error",
+            "in-future",
+            "Cases!J15",
+            'Last Reply At "2026-11-21 18:00" is in the future (after 2026-11-20 18:00); check the date.',
+        ),
+        ("error", "required", "Cases!S18", "Summary is empty; every case needs it."),
+        (
+            "error",
+            "cell-error",
+            "Cases!R19",
+            'Owner holds the spreadsheet error "#N/A"; fix the formula or type the value.',
+        ),
+        (
+            "error",
+            "formula-no-result",
+            "Cases!S20",
+            "Summary is a formula with no saved result; open and save the workbook in Excel.",
+        ),
+        (
+            "warning",
+            "far-cell",
+            "Cases!C5000",
+            'This cell holds "junk" far from the case log; clear it (it makes the tab huge to read).',
+        ),
+        (
+            "warning",
+            "case-id-format",
+            "Cases!A8",
+            'Case ID "CHAT-7" is not an Amazon case ID (8 to 12 digits); fine for a phone or chat contact logged under the team\'s own ID.',
+        ),
+        (
+            "warning",
+            "pattern",
+            "Cases!N11",
+            'Order ID "123" does not look like an Amazon Order ID (like 123-1234567-1234567); check it.',
+        ),
+        (
+            "warning",
+            "unknown-related",
+            "Cases!Q12",
+            "Related Cases names 99999999999, which is not a Case ID in this log.",
+        ),
+        (
+            "warning",
+            "no-resolution",
+            "Cases!T13",
+            "Resolution is empty for a resolved case; note how it ended so the team can reuse the answer.",
+        ),
+        (
+            "warning",
+            "last-before-first-reply",
+            "Cases!J16",
+            "Last Reply At is before First Reply At; check which answer came last.",
+        ),
+        (
+            "warning",
+            "open-with-resolved-at",
+            "Cases!L17",
+            "Resolved At is filled but the case is open; if it was reopened, clear Resolved At.",
+        ),
+        (
+            "warning",
+            "formula-no-result",
+            "Cases!R20",
+            "Owner is a formula with no saved result; open and save the workbook in Excel.",
+        ),
+    ]
+    assert {p[1] for p in found} | {"resolved-at-missing"} == set(CATALOGUE)
+
+
+def test_a_closed_case_without_a_resolved_column_names_its_status_cell():
+    g = grid([case(Status="Closed")], headers=[h for h in HEADERS if h != "Resolved At"])
+    found = [(p.severity, p.code, p.cell, p.message) for p in frame_of(g).problems]
+    assert found == [
+        (
+            "error",
+            "resolved-at-missing",
+            "Cases!F2",
+            "Status is Closed but the tab has no Resolved At column; add one with when it was closed.",
+        ),
+    ]
+
+
+def _problem_codes_in_code() -> dict[str, list[str]]:
+    """Every code given to problem() or a column's problem()/problems() in caseloop's source."""
+    used: dict[str, list[str]] = {}
+    root = Path(caseloop.__file__).parent
+    for path in sorted(root.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.Call) or not node.args:
+                continue
+            func = node.func
+            name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
+            first = node.args[0]
+            if name in ("problem", "problems") and isinstance(first, ast.Constant):
+                used.setdefault(first.value, []).append(f"{path.name}:{node.lineno}")
+    return used
+
+
+def test_every_problem_code_in_the_code_is_in_the_catalogue():
+    used = _problem_codes_in_code()
+    assert len(used) >= 20  # the scan finds the codes (it would pass vacuously otherwise)
+    assert {code: where for code, where in used.items() if code not in CATALOGUE} == {}
+    assert sorted(set(CATALOGUE) - set(used)) == []
+
+
+def test_problems_are_built_only_through_the_catalogue():
+    root = Path(caseloop.__file__).parent
+    direct = []
+    for path in sorted(root.rglob("*.py")):
+        if path.name in ("errors.py", "problems.py"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "Problem":
+                direct.append(f"{path.relative_to(root)}:{node.lineno}")
+    assert direct == []
+
+
+def test_every_catalogue_entry_has_an_english_template_and_every_template_an_entry():
+    templates = load_labels().raw[LABEL_GROUP]
+    keys = [key for entry in CATALOGUE.values() for key in entry.templates]
+    assert [k for k in keys if not (templates.get(k) or {}).get("en")] == []
+    assert sorted(set(templates) - set(keys)) == []
+    # A template names the fields it is filled with, never the problem's own cell.
+    for key in keys:
+        fields = template_fields(templates[key]["en"])
+        assert "cell" not in fields, key
+
+
+def test_a_missing_template_field_fails_loudly():
+    with pytest.raises(TemplateFieldError, match=r'"not_a_date" names \{value\}'):
+        problem("not-a-date", "Cases!G2", row=2, column="Opened At")
+    with pytest.raises(KeyError):
+        problem("no-such-code", "Cases!G2", column="Opened At")
+    with pytest.raises(KeyError, match="no wording"):
+        problem("pattern", "Cases!N2", column="Order ID", value='"1"', variant="nope")
+
+
+def test_severity_comes_from_the_catalogue():
+    p = problem("formula-no-result", "Cases!R2", row=2, column="Owner", required=False)
+    assert (p.severity, p.code, p.row, p.column) == ("warning", "formula-no-result", 2, "Owner")
+    assert (
+        p.message == "Owner is a formula with no saved result; open and save the workbook in Excel."
+    )
+    assert problem("formula-no-result", "Cases!S2", column="Summary").severity == "error"
+
+
+def _schema_with(tmp_path: Path, change) -> Path:
+    data = json.loads(DEFAULT_SCHEMA.read_text(encoding="utf-8"))
+    change({f["name"]: f for f in data["fields"]})
+    target = tmp_path / "schema.json"
+    target.write_text(json.dumps(data), encoding="utf-8")
+    load_schema.cache_clear()
+    return target
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (
+            lambda fields: fields["Opened At"].pop("role"),
+            'no field has the role "opened"; caseloop needs it on one field of type datetime',
+        ),
+        (
+            lambda fields: fields["Deadline"].update(role="resolved"),
+            '"Resolved At" and "Deadline" have the role "resolved"; caseloop needs it on one',
+        ),
+        (
+            lambda fields: (
+                fields["Summary"].update(role="opened") or fields["Opened At"].pop("role")
+            ),
+            '"Summary" has the role "opened"; caseloop needs it on one field of type datetime',
+        ),
+        (
+            lambda fields: fields["Owner"].update(role="owner"),
+            'fields[18] ("Owner").role is "owner"; caseloop knows the roles case-id, opened',
+        ),
+    ],
+)
+def test_the_roles_the_checks_use_come_from_the_schema(tmp_path, change, expected):
+    target = _schema_with(tmp_path, change)
+    try:
+        with pytest.raises(CaseloopError) as caught:
+            load_schema(target)
+    finally:
+        load_schema.cache_clear()
+    assert caught.value.message.startswith(f"{target}: {expected}")

@@ -74,6 +74,20 @@ CORE_FIELDS = {
     "Owner": "string",
     "Resolution": "string",
 }
+# What the code asks of some columns, named in the schema by a field's "role", with the type the
+# code reads that field as: each role is on exactly one field.
+ROLES = {
+    "case-id": "string",  # the case's ID: folded, checked for Amazon's form, unique
+    "opened": "datetime",  # when the case was opened: tells cases from totals lines
+    "status": "string",  # Open, Resolved or Closed
+    # The events of a case: none before it was opened, none in the future.
+    "last-sent": "datetime",
+    "first-reply": "datetime",
+    "last-reply": "datetime",
+    "resolved": "datetime",
+    "resolution": "string",  # how it ended
+    "related": "string",  # IDs of other cases
+}
 
 _INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
 _SPACES = re.compile(r"\s+")
@@ -97,6 +111,9 @@ class Field:
     pattern: re.Pattern[str] | None = None
     minimum: int | None = None
     description: str = ""
+    role: str | None = None  # see ROLES
+    example: str | None = None  # a value of the right form, for messages
+    enum_codes: bool = False  # enum values are codes read alike in any language (US, DE)
 
 
 @dataclass(frozen=True)
@@ -393,6 +410,14 @@ def load_schema(path: Path = DEFAULT_SCHEMA) -> Schema:
                 f'{path}: the field "{name}" has type {types[name]}; caseloop reads it as '
                 f"{wanted}, see sheets_schema/case_log.schema.json."
             )
+    roles = [raw.get("role") for raw in raw_fields or ()]
+    for role, wanted in ROLES.items():
+        having = [n for n, r in zip(names, roles, strict=True) if r == role]
+        if len(having) != 1 or types[having[0]] != wanted:
+            raise CaseloopError(
+                f'{path}: {_role_holders(having)} the role "{role}"; caseloop needs it on one '
+                f"field of type {wanted}, see sheets_schema/case_log.schema.json."
+            )
     fields = []
     lookup: dict[str, str] = {}
     for raw in raw_fields:
@@ -407,11 +432,20 @@ def load_schema(path: Path = DEFAULT_SCHEMA) -> Schema:
             pattern=re.compile(pattern) if pattern else None,
             minimum=constraints.get("minimum"),
             description=raw.get("description", ""),
+            role=raw.get("role"),
+            example=raw.get("example"),
+            enum_codes=bool(raw.get("x-enum-codes", False)),
         )
         fields.append(f)
         for label in (f.name, f.zh, *f.aliases):
             lookup.setdefault(normalize_label(label), f.name)
     return Schema(tuple(fields), lookup)
+
+
+def _role_holders(names: list[str]) -> str:
+    if not names:
+        return "no field has"
+    return " and ".join(f'"{n}"' for n in names) + (" have" if len(names) > 1 else " has")
 
 
 def _vocab(entries: dict[str, dict[str, Any] | None]) -> tuple[dict[str, str], dict[str, str]]:

@@ -1,0 +1,125 @@
+"""Which rows under the header are cases: not blank, not the header repeated, not a totals line."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..config import Schema, normalize_label
+from ..ports import Grid
+from .header import MIN_KNOWN_HEADERS, Header
+from .text import text_of
+
+# The first filled cell of a totals line under the cases (normalized as headers are).
+TOTALS_WORDS = frozenset(
+    {"total", "totals", "grand total", "subtotal", "合计", "总计", "小计", "合計", "總計", "小計"}
+)
+_STARTS_WITH_DIGIT = re.compile(r"\s*\d")
+
+
+def case_rows(
+    grid: Grid, header: Header, schema: Schema, id_column: int, opened_column: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The case rows as a 2-D object array, and the 1-based sheet row of each.
+
+    ``id_column`` and ``opened_column`` are the sheet columns of the case's ID and opening time,
+    which tell a case from a totals line.
+    """
+    width = max(header.columns.values()) + 1
+    table = as_table(grid.rows[header.index + 1 :], width)
+    if grid.row_numbers is not None:
+        numbers = np.asarray(grid.row_numbers[header.index + 1 :], dtype=np.int64)
+    else:
+        numbers = np.arange(header.row + 1, header.row + 1 + len(table))
+    # A row with nothing in any known column is not a case (blank rows, notes below).
+    known = table[:, list(header.columns.values())]
+    filled = ~((known == None) | (known == ""))  # noqa: E711 (elementwise on objects)
+    count = filled.sum(axis=1)
+    keep = count > 0
+    # Rows with only a few filled cells may hold nothing but spaces: look at those alone.
+    for i in np.flatnonzero(keep & (count <= 3)):
+        keep[i] = any(
+            not (isinstance(v, str) and not v.strip())
+            for v in known[i]
+            if v is not None and v != ""
+        )
+    keep &= ~_not_cases(grid, header, schema, table, numbers, keep, id_column, opened_column)
+    kept_at = np.flatnonzero(keep)
+    return table[kept_at], numbers[kept_at]
+
+
+def _not_cases(
+    grid: Grid,
+    header: Header,
+    schema: Schema,
+    table: np.ndarray,
+    numbers: np.ndarray,
+    filled: np.ndarray,
+    id_column: int,
+    opened_column: int,
+) -> np.ndarray:
+    """Rows under the header that are not cases: Excel Table totals rows, the header
+    repeated (>= 3 header names), and totals lines ("Total", "合计" first, no case ID)."""
+    skip = np.isin(numbers, list(grid.skip_rows)) if grid.skip_rows else None
+    if skip is None:
+        skip = np.zeros(len(table), dtype=bool)
+    # Cases have a date or a number when they were opened (or date text, which starts with a
+    # digit): only the other rows are looked at cell by cell.
+    opened = pd.Series(table[:, opened_column], dtype=object)
+    kinds = opened.map(type)
+    is_str = kinds.eq(str)
+    dated = kinds.isin([dt.datetime, dt.date, pd.Timestamp, int, float])
+    text_dates = opened[is_str].str.match(_STARTS_WITH_DIGIT.pattern).astype(bool)
+    dated[text_dates.index[text_dates]] = True
+    lookup = schema.header_lookup
+    known = list(header.columns.values())
+    for i in np.flatnonzero(filled & ~dated.to_numpy() & ~skip):
+        row = table[i]
+        labels = [normalize_label(row[c]) if isinstance(row[c], str) else None for c in known]
+        if sum(label in lookup for label in labels if label) >= MIN_KNOWN_HEADERS:
+            skip[i] = True
+            continue
+        first = next((v for v in row if text_of(v) is not None), None)
+        if isinstance(first, str) and normalize_label(first) in TOTALS_WORDS:
+            identifier = text_of(row[id_column])
+            skip[i] = identifier is None or normalize_label(identifier) in TOTALS_WORDS
+    return skip
+
+
+def as_table(rows: list[list[Any]], width: int) -> np.ndarray:
+    """The rows as a 2-D object array of ``width`` columns, short rows padded with None."""
+    if not rows:
+        return np.empty((0, width), dtype=object)
+    if all(len(r) >= width for r in rows):
+        # Backends hand over rectangular rows: numpy copies them in one call.
+        try:
+            table = np.array(rows, dtype=object)
+        except ValueError:
+            table = None
+        if table is not None and table.ndim == 2:
+            return table[:, :width]
+        table = np.empty((len(rows), width), dtype=object)
+        for c in range(width):
+            table[:, c] = [r[c] for r in rows]
+        return table
+    return as_table([list(r[:width]) + [None] * (width - len(r)) for r in rows], width)
+
+
+def unsaved_formulas(grid: Grid, header: Header, sheet_rows: np.ndarray) -> dict[str, pd.Series]:
+    """Per field, the case rows whose cell is a formula the file holds no result for."""
+    if not grid.unsaved_formulas:
+        return {}
+    index_of = {int(row): i for i, row in enumerate(sheet_rows)}
+    name_of = {c: name for name, c in header.columns.items()}
+    masks: dict[str, pd.Series] = {}
+    for r, c in grid.unsaved_formulas:
+        i = index_of.get(r + 1)
+        if i is None or c not in name_of:
+            continue
+        mask = masks.setdefault(name_of[c], pd.Series(False, index=range(len(sheet_rows))))
+        mask.iat[i] = True
+    return masks
