@@ -679,3 +679,17 @@ def test_the_roles_the_checks_use_come_from_the_schema(tmp_path, change, expecte
     finally:
         load_schema.cache_clear()
     assert caught.value.message.startswith(f"{target}: {expected}")
+
+
+def test_a_schema_written_before_roles_gets_them_by_the_core_names(tmp_path):
+    def strip_roles(fields):
+        for field in fields.values():
+            field.pop("role", None)
+
+    target = _schema_with(tmp_path, strip_roles)
+    try:
+        loaded = load_schema(target)
+        default = load_schema(DEFAULT_SCHEMA)
+    finally:
+        load_schema.cache_clear()
+    assert {f.name: f.role for f in loaded.fields} == {f.name: f.role for f in default.fields}

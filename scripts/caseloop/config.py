@@ -88,6 +88,18 @@ ROLES = {
     "resolution": "string",  # how it ended
     "related": "string",  # IDs of other cases
 }
+# A schema written before roles existed names none: its core fields take them by name.
+DEFAULT_ROLE_FIELDS = {
+    "case-id": "Case ID",
+    "opened": "Opened At",
+    "status": "Status",
+    "last-sent": "Last Sent At",
+    "first-reply": "First Reply At",
+    "last-reply": "Last Reply At",
+    "resolved": "Resolved At",
+    "resolution": "Resolution",
+    "related": "Related Cases",
+}
 
 _INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
 _SPACES = re.compile(r"\s+")
@@ -411,6 +423,13 @@ def load_schema(path: Path = DEFAULT_SCHEMA) -> Schema:
                 f"{wanted}, see sheets_schema/case_log.schema.json."
             )
     roles = [raw.get("role") for raw in raw_fields or ()]
+    if not any(roles):
+        by_name = {name: role for role, name in DEFAULT_ROLE_FIELDS.items()}
+        roles = [by_name.get(name) for name in names]
+        raw_fields = [
+            {**raw, "role": role} if role else raw
+            for raw, role in zip(raw_fields, roles, strict=True)
+        ]
     for role, wanted in ROLES.items():
         having = [n for n, r in zip(names, roles, strict=True) if r == role]
         if len(having) != 1 or types[having[0]] != wanted:
