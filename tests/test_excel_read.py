@@ -21,8 +21,8 @@ import pandas as pd
 import pytest
 import xlsxwriter
 
-from caseloop.backends import xlsx_read
-from caseloop.backends.excel import ExcelWorkbook
+from caseloop.backends.xlsx import read as xlsx_read
+from caseloop.backends.xlsx.workbook import ExcelWorkbook
 from caseloop.config import load_rules, load_schema
 from caseloop.frame import build_frame
 from caseloop.ports import CellError

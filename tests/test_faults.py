@@ -47,7 +47,7 @@ GENERATED = dt.datetime(2026, 11, 20, 18, 5)
 CHILD = """
 import datetime as dt, os, signal, sys, time
 import caseloop.engine
-import caseloop.backends.xlsx_file as xlsx_file
+import caseloop.backends.xlsx.commit as xlsx_file
 from caseloop.cli import main
 
 caseloop.engine.generated_at = lambda settings: dt.datetime(2026, 11, 20, 18, 5)

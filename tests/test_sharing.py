@@ -15,8 +15,8 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-import caseloop.backends.xlsx_file as xlsx_file
-from caseloop.backends.xlsx_file import BACKUP_FOLDER
+import caseloop.backends.xlsx.commit as xlsx_file
+from caseloop.backends.xlsx.commit import BACKUP_FOLDER
 
 from caselog import case, write_xlsx
 from hostile import NOW_TEXT, assert_one_sentence, can_mount, folder_state, run, tmpfs
@@ -79,7 +79,7 @@ def test_a_sync_and_a_report_started_in_the_same_second_both_succeed(log: Path) 
 
 HOLDING_SYNC = """
 import sys, time
-import caseloop.backends.xlsx_file as xlsx_file
+import caseloop.backends.xlsx.commit as xlsx_file
 from caseloop.cli import main
 def hold(step, where):
     if step == "temp-written":
@@ -287,7 +287,7 @@ def test_a_member_who_may_not_write_the_file_is_refused(shared_folder: Path) -> 
 PINNED_SYNC = """
 import datetime as dt, os, sys
 import caseloop.engine
-import caseloop.backends.xlsx_file as xlsx_file
+import caseloop.backends.xlsx.commit as xlsx_file
 from caseloop.cli import main
 
 caseloop.engine.generated_at = lambda settings: dt.datetime(2026, 11, 20, 18, 5)

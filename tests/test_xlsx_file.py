@@ -20,8 +20,8 @@ from typing import Any
 
 import pytest
 
-import caseloop.backends.xlsx_file as xlsx_file
-from caseloop.backends.xlsx_file import (
+import caseloop.backends.xlsx.commit as xlsx_file
+from caseloop.backends.xlsx.commit import (
     BACKUP_FOLDER,
     CaseloopLock,
     commit_workbook,
@@ -326,8 +326,8 @@ def test_stale_temp_files_are_cleaned_up(workbook: Path) -> None:
 KILLED_SYNC = """
 import sys, time
 from pathlib import Path
-import caseloop.backends.xlsx_file as xlsx_file
-from caseloop.backends.xlsx_file import commit_workbook, fingerprint
+import caseloop.backends.xlsx.commit as xlsx_file
+from caseloop.backends.xlsx.commit import commit_workbook, fingerprint
 xlsx_file.on_step = lambda step, where: time.sleep(30) if step == "before-rename" else None
 path = Path(sys.argv[1])
 commit_workbook(path, b"PK never finished", read_fingerprint=fingerprint(path))
@@ -646,8 +646,8 @@ def test_in_place_a_disk_error_while_writing_puts_the_old_version_back(
 KILLED_IN_PLACE = """
 import os, sys
 from pathlib import Path
-import caseloop.backends.xlsx_file as xlsx_file
-from caseloop.backends.xlsx_file import commit_workbook, fingerprint
+import caseloop.backends.xlsx.commit as xlsx_file
+from caseloop.backends.xlsx.commit import commit_workbook, fingerprint
 xlsx_file._rename_keeps_owner = lambda original: False
 xlsx_file.COPY_CHUNK = 64
 xlsx_file.on_step = lambda step, where: os._exit(9) if step == sys.argv[2] else None

@@ -41,7 +41,7 @@ def open_workbook(
         from .csvfile import CsvWorkbook
 
         return CsvWorkbook(log)
-    from .excel import EXCEL_SUFFIXES, ExcelWorkbook
+    from .xlsx.workbook import EXCEL_SUFFIXES, ExcelWorkbook
 
     if suffix not in EXCEL_SUFFIXES + (".xls",):
         raise CaseloopError(

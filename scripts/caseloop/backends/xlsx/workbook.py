@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import CaseloopError
-from ..model import SheetModel
-from ..ports import Grid, WriteResult
+from ...errors import CaseloopError
+from ...model import SheetModel
+from ...ports import Grid, WriteResult
 
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # legacy .xls and password-encrypted .xlsx
 ZIP_MAGIC = b"PK\x03\x04"
@@ -26,7 +26,7 @@ class ExcelWorkbook:
     def __init__(
         self, path: str | Path, output: str | Path | None = None, *, will_write: bool = False
     ) -> None:
-        from .xlsx_file import CaseloopLock, check_output, journal_path
+        from .commit import CaseloopLock, check_output, journal_path
 
         self.path = Path(path)
         self.output = Path(output) if output else None
@@ -78,7 +78,7 @@ class ExcelWorkbook:
             raise CaseloopError(
                 f"{path} is a folder, not a workbook; give the .xlsx file inside it."
             )
-        from .xlsx_file import fingerprint
+        from .commit import fingerprint
 
         try:
             self.original = path.read_bytes()
@@ -96,7 +96,7 @@ class ExcelWorkbook:
             )
         if not head.startswith(ZIP_MAGIC):
             raise CaseloopError(f"{path} is not an Excel workbook (.xlsx); check the file.")
-        from .xlsx_read import Package, PackageError
+        from .read import Package, PackageError
 
         try:
             # workbook.xml and its relationships only: the tabs are read when asked for, so an
@@ -112,7 +112,7 @@ class ExcelWorkbook:
         return [sheet.name for sheet in self.package.sheets]
 
     def read_tab(self, title: str) -> Grid:
-        from .xlsx_read import SheetReadError, read_sheet
+        from .read import SheetReadError, read_sheet
 
         try:
             return read_sheet(self.package, title)
@@ -123,8 +123,8 @@ class ExcelWorkbook:
             ) from None
 
     def write_tabs(self, tabs: list[SheetModel]) -> WriteResult:
-        from .xlsx_file import commit_workbook
-        from .xlsx_splice import splice_tabs
+        from .commit import commit_workbook
+        from ..xlsx_splice import splice_tabs
 
         new_bytes = splice_tabs(self.original, tabs)
         if self.output is not None:

@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import CaseloopError, RefusedError
+from ...errors import CaseloopError, RefusedError
 
 Fingerprint = tuple[int, int, str]  # (size, mtime_ns, sha256)
 
@@ -600,7 +600,7 @@ def check_output(log: Path | str, output: Path | str) -> tuple[Path | None, Fing
     write (a colleague's workbook is never replaced); a copy caseloop wrote before may be
     replaced, and its fingerprint is returned so a save made meanwhile is not lost.
     """
-    from .xlsx_splice import generated_tabs
+    from ..xlsx_splice import generated_tabs
 
     log, output = Path(log), Path(output)
     with contextlib.suppress(OSError):

@@ -17,7 +17,7 @@ from urllib.parse import unquote
 
 from lxml import etree
 
-from ..ports import CellError, Grid
+from ...ports import CellError, Grid
 
 # Above this many cells in the used range (from A1), and when most of them would be empty,
 # calamine's dense grid is not worth its memory: the sheet is streamed instead. 5 million cells
