@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..errors import CaseloopError
+from ..errors import CaseloopError, OptionError
 from ..ports import Workbook
+
+if TYPE_CHECKING:
+    from .xlsx.steps import OnStep
 
 
 def is_google(log: str) -> bool:
@@ -22,18 +25,20 @@ def open_workbook(
     credentials: str | None = None,
     http_client: Any = None,
     will_write: bool = False,
+    on_step: OnStep | None = None,
 ) -> Workbook:
     """The backend for LOG: a Google Sheet URL or gsheet:KEY, a .csv, or an .xlsx/.xlsm file.
 
     ``will_write``: the caller means to write the tab into an Excel LOG, so caseloop's lock on
     it is taken before it is read (call ``close()`` on the workbook if no write follows).
+    ``on_step``: called at each step of an Excel commit (see ``xlsx.steps``); tests step in there.
     """
     if is_google(log):
         from .gsheets import open_google_workbook
 
         if output:
-            raise CaseloopError(
-                "--output is for Excel files; a Google Sheet is always updated in place."
+            raise OptionError(
+                "output", "{option} is for Excel files; a Google Sheet is always updated in place."
             )
         return open_google_workbook(log, credentials, http_client=http_client)
     suffix = Path(log).suffix.lower()
@@ -48,4 +53,6 @@ def open_workbook(
             f"{log} is not a case log caseloop can open: give an .xlsx or .xlsm file, "
             "a .csv export, or a Google Sheets URL."
         )
+    if on_step is not None:
+        return ExcelWorkbook(log, output=output, will_write=will_write, on_step=on_step)
     return ExcelWorkbook(log, output=output, will_write=will_write)

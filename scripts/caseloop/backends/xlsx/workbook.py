@@ -1,4 +1,5 @@
-"""The Excel backend: read a tab (xlsx_read), write generated tabs by splicing the zip."""
+"""The Excel backend: read a tab (``read``), write generated tabs by splicing the zip and
+committing the new file safely (``commit``)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 from ...errors import CaseloopError
 from ...model import SheetModel
 from ...ports import Grid, WriteResult
+from .steps import OnStep, no_step
 
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # legacy .xls and password-encrypted .xlsx
 ZIP_MAGIC = b"PK\x03\x04"
@@ -21,17 +23,28 @@ def _same_file(one: Path, other: Path) -> bool:
 
 
 class ExcelWorkbook:
-    """A team's .xlsx/.xlsm file. Reads once into memory; writes all-or-nothing."""
+    """A team's .xlsx/.xlsm file. Reads once into memory; writes all-or-nothing.
+
+    ``on_step``: called at each step of the commit (see ``steps.no_step``); tests step in there.
+    """
 
     def __init__(
-        self, path: str | Path, output: str | Path | None = None, *, will_write: bool = False
+        self,
+        path: str | Path,
+        output: str | Path | None = None,
+        *,
+        will_write: bool = False,
+        on_step: OnStep = no_step,
     ) -> None:
-        from .commit import CaseloopLock, check_output, journal_path
+        from .in_place import journal_path
+        from .lock import CaseloopLock
+        from .outputs import check_output
 
         self.path = Path(path)
         self.output = Path(output) if output else None
         self.output_fingerprint = None
         self.location = str(self.path)
+        self.on_step = on_step
         self._lock: CaseloopLock | None = None
         in_place = self.output is None or _same_file(self.output, self.path)
         if in_place:
@@ -39,12 +52,12 @@ class ExcelWorkbook:
         if will_write and in_place and self.path.is_file():
             # Taken before reading: another caseloop run on this file finishes first, so the
             # file cannot change between this run's read and its write because of caseloop.
-            self._lock = CaseloopLock(self.path).acquire()
+            self._lock = CaseloopLock(self.path, on_step=on_step).acquire()
             repaired = self._lock.repaired
         elif self.path.is_file() and journal_path(self.path).exists():
             # A run rewriting the file in place is at work, or was interrupted: wait for it, or
             # put the file right, under the lock, before reading it.
-            reader = CaseloopLock(self.path).acquire()
+            reader = CaseloopLock(self.path, on_step=on_step).acquire()
             reader.release()
             repaired = reader.repaired
         else:
@@ -78,7 +91,7 @@ class ExcelWorkbook:
             raise CaseloopError(
                 f"{path} is a folder, not a workbook; give the .xlsx file inside it."
             )
-        from .commit import fingerprint
+        from .files import fingerprint
 
         try:
             self.original = path.read_bytes()
@@ -123,8 +136,8 @@ class ExcelWorkbook:
             ) from None
 
     def write_tabs(self, tabs: list[SheetModel]) -> WriteResult:
-        from .commit import commit_workbook
         from ..xlsx_splice import splice_tabs
+        from .commit import commit_workbook
 
         new_bytes = splice_tabs(self.original, tabs)
         if self.output is not None:
@@ -142,6 +155,7 @@ class ExcelWorkbook:
                 output=self.output,
                 lock=self._lock,
                 output_fingerprint=self.output_fingerprint,
+                on_step=self.on_step,
             )
         finally:
             self.close()
