@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import pytest
 
@@ -635,6 +635,79 @@ def test_in_place_a_disk_error_while_writing_puts_the_old_version_back(
     assert workbook.read_bytes() == OLD
     assert leftovers(workbook.parent) == []
     assert not (workbook.parent / BACKUP_FOLDER).exists(), "made by this run, and removed"
+
+
+# --- the new version given as a writer, not as bytes (a large workbook streamed to disk) ------
+
+
+def _writer(data: bytes, block: int = 1000) -> Any:
+    """A writer that writes ``data`` into the file it is given, a block at a time."""
+
+    def write(out: BinaryIO) -> None:
+        for start in range(0, len(data), block):
+            out.write(data[start : start + block])
+
+    return write
+
+
+def test_a_writer_is_written_to_the_temp_file_and_renamed(workbook: Path) -> None:
+    reached: list[str] = []
+
+    def note(step: str, where: Path) -> None:
+        reached.append(step)
+        if step == "temp-written":
+            assert where.read_bytes() == NEW * 500 and workbook.read_bytes() == OLD
+
+    written, backup = commit_workbook(
+        workbook, _writer(NEW * 500), read_fingerprint=fingerprint(workbook), on_step=note
+    )
+    assert written == workbook and workbook.read_bytes() == NEW * 500
+    assert backup is not None and backup.read_bytes() == OLD
+    assert reached == [*STEPS, "renamed"]
+    assert leftovers(workbook.parent) == []
+
+
+def test_in_place_a_writer_is_staged_then_copied_into_the_same_file(
+    workbook: Path, monkeypatch: pytest.MonkeyPatch, in_place: None
+) -> None:
+    new = NEW * 500
+    inode = workbook.stat().st_ino
+    reached: list[str] = []
+
+    def note(step: str, where: Path) -> None:
+        reached.append(step)
+        if step == "journal-written":
+            intent = json.loads(where.read_text())
+            assert intent["new_sha256"] == hashlib.sha256(new).hexdigest()
+        if step == "writing-in-place":
+            assert workbook.read_bytes() not in (OLD, new), "copied a block at a time"
+
+    monkeypatch.setattr(files, "COPY_CHUNK", 4096)
+    _, backup = commit_workbook(
+        workbook, _writer(new), read_fingerprint=fingerprint(workbook), on_step=note
+    )
+    assert reached == ["temp-written", *IN_PLACE_STEPS, "writing-in-place", "written-in-place"]
+    assert workbook.read_bytes() == new and workbook.stat().st_ino == inode
+    assert backup is not None and backup.read_bytes() == OLD
+    assert leftovers(workbook.parent) == []
+
+
+@pytest.mark.parametrize("how", ["renamed", "in place"])
+def test_a_writer_that_fails_leaves_the_workbook_and_no_leftovers(
+    workbook: Path, monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
+    if how == "in place":
+        monkeypatch.setattr(commit, "rename_keeps_owner", lambda original: False)
+
+    def broken(out: BinaryIO) -> None:
+        out.write(NEW)
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with pytest.raises(CaseloopError, match="the disk is full; the workbook was left as it was"):
+        commit_workbook(workbook, broken, read_fingerprint=fingerprint(workbook))
+    assert workbook.read_bytes() == OLD
+    assert leftovers(workbook.parent) == []
+    assert not (workbook.parent / BACKUP_FOLDER).exists()
 
 
 KILLED_IN_PLACE = """
