@@ -8,6 +8,12 @@ from pathlib import Path
 from ...errors import CaseloopError
 from ...model import SheetModel
 from ...ports import Grid, WriteResult
+from .commit import commit_workbook
+from .files import fingerprint
+from .in_place import journal_path
+from .lock import CaseloopLock
+from .outputs import check_output
+from .read import Package, PackageError, SheetReadError, read_sheet
 from .steps import OnStep, no_step
 
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # legacy .xls and password-encrypted .xlsx
@@ -36,10 +42,6 @@ class ExcelWorkbook:
         will_write: bool = False,
         on_step: OnStep = no_step,
     ) -> None:
-        from .in_place import journal_path
-        from .lock import CaseloopLock
-        from .outputs import check_output
-
         self.path = Path(path)
         self.output = Path(output) if output else None
         self.output_fingerprint = None
@@ -91,8 +93,6 @@ class ExcelWorkbook:
             raise CaseloopError(
                 f"{path} is a folder, not a workbook; give the .xlsx file inside it."
             )
-        from .files import fingerprint
-
         try:
             self.original = path.read_bytes()
             # Hashed from the bytes just read: what a later "changed since" check compares.
@@ -109,8 +109,6 @@ class ExcelWorkbook:
             )
         if not head.startswith(ZIP_MAGIC):
             raise CaseloopError(f"{path} is not an Excel workbook (.xlsx); check the file.")
-        from .read import Package, PackageError
-
         try:
             # workbook.xml and its relationships only: the tabs are read when asked for, so an
             # exotic sheet beside the case tab (a dialog or macro sheet) does not stop the run.
@@ -125,8 +123,6 @@ class ExcelWorkbook:
         return [sheet.name for sheet in self.package.sheets]
 
     def read_tab(self, title: str) -> Grid:
-        from .read import SheetReadError, read_sheet
-
         try:
             return read_sheet(self.package, title)
         except SheetReadError as exc:
@@ -136,8 +132,8 @@ class ExcelWorkbook:
             ) from None
 
     def write_tabs(self, tabs: list[SheetModel]) -> WriteResult:
+        # Here, not at the top: the splice (and xlsxwriter) is loaded only to write.
         from ..xlsx_splice import splice_tabs
-        from .commit import commit_workbook
 
         new_bytes = splice_tabs(self.original, tabs)
         if self.output is not None:
