@@ -156,7 +156,7 @@ def test_error_cells_anywhere_in_a_large_sheet_are_found(tmp_path):
     """The sheet XML is scanned in chunks: error cells on every side of a chunk edge count."""
     import xlsxwriter
 
-    from caseloop.backends.excel import ExcelWorkbook
+    from caseloop.backends.xlsx.workbook import ExcelWorkbook
 
     path = tmp_path / "big.xlsx"
     book = xlsxwriter.Workbook(str(path))

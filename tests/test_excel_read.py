@@ -21,8 +21,9 @@ import pandas as pd
 import pytest
 import xlsxwriter
 
-from caseloop.backends import xlsx_read
-from caseloop.backends.excel import ExcelWorkbook
+from caseloop.backends.xlsx import read as xlsx_read
+from caseloop.backends.xlsx import scan
+from caseloop.backends.xlsx.workbook import ExcelWorkbook
 from caseloop.config import load_rules, load_schema
 from caseloop.frame import build_frame
 from caseloop.ports import CellError
@@ -327,7 +328,7 @@ def test_a_note_in_zz5_of_a_large_log_is_read_like_without_it(
     # Cells must stay in column order within the row for Excel; move ZZ5 to the row's end.
     rewrite(far, {"xl/worksheets/sheet1.xml": _zz5_to_row_end})
     expected = _json(_validate(plain))
-    monkeypatch.setattr(xlsx_read, "DENSE_CELLS", 10_000)
+    monkeypatch.setattr(scan, "DENSE_CELLS", 10_000)
     streamed = _json(_validate(far))
     (warning,) = [w for w in streamed["warnings"] if w["code"] == "far-cell"]
     assert warning["cell"] == "Cases!ZZ5"

@@ -45,9 +45,10 @@ GENERATED = dt.datetime(2026, 11, 20, 18, 5)
 # kills it at that on_step. IN_PLACE=1 makes it write in place, as a member of the team who does
 # not own the workbook does.
 CHILD = """
-import datetime as dt, os, signal, sys, time
+import datetime as dt, functools, os, signal, sys, time
 import caseloop.engine
-import caseloop.backends.xlsx_file as xlsx_file
+from caseloop.backends import open_workbook
+from caseloop.backends.xlsx import commit, files
 from caseloop.cli import main
 
 caseloop.engine.generated_at = lambda settings: dt.datetime(2026, 11, 20, 18, 5)
@@ -77,16 +78,16 @@ def replace(src, dst):  # everything ready, the rename not done
 def after_rename(folder):  # the new file is in place, the folder not yet synced
     die()
 
-xlsx_file.on_step = step
-xlsx_file.COPY_CHUNK = 4096  # so a kill during the backup or an in-place write leaves half
+caseloop.engine.open_workbook = functools.partial(open_workbook, on_step=step)
+files.COPY_CHUNK = 4096  # so a kill during the backup or an in-place write leaves half
 if os.environ.get("IN_PLACE"):
-    xlsx_file._rename_keeps_owner = lambda original: False
+    commit.rename_keeps_owner = lambda original: False
 if point == "temp-write":
     os.fsync = fsync
 elif point == "rename":
     os.replace = replace
 elif point == "after-rename":
-    xlsx_file._fsync_folder = after_rename
+    commit.fsync_folder = after_rename
 print("ready", flush=True)
 sys.argv = ["caseloop", *sys.argv[1:]]
 main()

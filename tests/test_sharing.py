@@ -15,8 +15,8 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-import caseloop.backends.xlsx_file as xlsx_file
-from caseloop.backends.xlsx_file import BACKUP_FOLDER
+from caseloop.backends.xlsx import lock as locking
+from caseloop.backends.xlsx.backups import BACKUP_FOLDER
 
 from caselog import case, write_xlsx
 from hostile import NOW_TEXT, assert_one_sentence, can_mount, folder_state, run, tmpfs
@@ -78,14 +78,15 @@ def test_a_sync_and_a_report_started_in_the_same_second_both_succeed(log: Path) 
 
 
 HOLDING_SYNC = """
-import sys, time
-import caseloop.backends.xlsx_file as xlsx_file
+import functools, sys, time
+import caseloop.engine
+from caseloop.backends import open_workbook
 from caseloop.cli import main
 def hold(step, where):
     if step == "temp-written":
         print("holding", flush=True)
         time.sleep(2)
-xlsx_file.on_step = hold
+caseloop.engine.open_workbook = functools.partial(open_workbook, on_step=hold)
 sys.argv = ["caseloop", *sys.argv[1:]]
 main()
 """
@@ -113,9 +114,9 @@ def test_a_report_waits_for_a_sync_that_holds_the_workbook(log: Path) -> None:
 def test_a_run_that_waited_too_long_says_another_caseloop_run_holds_it(
     log: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(xlsx_file, "LOCK_WAIT_S", 0.5)
-    monkeypatch.setattr(xlsx_file, "LOCK_POLL_S", 0.05)
-    holder = xlsx_file.CaseloopLock(log).acquire()
+    monkeypatch.setattr(locking, "LOCK_WAIT_S", 0.5)
+    monkeypatch.setattr(locking, "LOCK_POLL_S", 0.05)
+    holder = locking.CaseloopLock(log).acquire()
     before = log.read_bytes()
     try:
         result = run("report", log, "--now", NOW_TEXT)
@@ -148,8 +149,8 @@ def test_the_lock_is_released_on_every_path(log: Path) -> None:
 def test_reading_commands_do_not_wait_for_a_running_sync(
     log: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setattr(xlsx_file, "LOCK_WAIT_S", 0.5)
-    holder = xlsx_file.CaseloopLock(log).acquire()
+    monkeypatch.setattr(locking, "LOCK_WAIT_S", 0.5)
+    holder = locking.CaseloopLock(log).acquire()
     try:
         assert run("validate", log, "--now", NOW_TEXT).exit_code == 0
         assert run("sync", log, "--now", NOW_TEXT, "--dry-run").exit_code == 0
@@ -285,9 +286,10 @@ def test_a_member_who_may_not_write_the_file_is_refused(shared_folder: Path) -> 
 # A real sync whose "generated at" is pinned, so the workbook it writes is known byte for byte,
 # and which dies (no cleanup, no finally) at the commit step named in DIE_AT.
 PINNED_SYNC = """
-import datetime as dt, os, sys
+import datetime as dt, functools, os, sys
 import caseloop.engine
-import caseloop.backends.xlsx_file as xlsx_file
+from caseloop.backends import open_workbook
+from caseloop.backends.xlsx import files
 from caseloop.cli import main
 
 caseloop.engine.generated_at = lambda settings: dt.datetime(2026, 11, 20, 18, 5)
@@ -297,8 +299,8 @@ def step(name, where):
     if name == die_at:
         os._exit(9)
 
-xlsx_file.on_step = step
-xlsx_file.COPY_CHUNK = 4096  # so a run that dies while writing leaves half a file
+caseloop.engine.open_workbook = functools.partial(open_workbook, on_step=step)
+files.COPY_CHUNK = 4096  # so a run that dies while writing leaves half a file
 sys.argv = ["caseloop", *sys.argv[1:]]
 main()
 """

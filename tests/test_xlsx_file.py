@@ -16,17 +16,16 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import pytest
 
-import caseloop.backends.xlsx_file as xlsx_file
-from caseloop.backends.xlsx_file import (
-    BACKUP_FOLDER,
-    CaseloopLock,
-    commit_workbook,
-    fingerprint,
-)
+from caseloop.backends.xlsx import commit, files
+from caseloop.backends.xlsx import lock as locking
+from caseloop.backends.xlsx.backups import BACKUP_FOLDER
+from caseloop.backends.xlsx.commit import commit_workbook
+from caseloop.backends.xlsx.files import fingerprint
+from caseloop.backends.xlsx.lock import CaseloopLock
 from caseloop.errors import CaseloopError, RefusedError
 
 OLD = b"PK old version of the team's workbook"
@@ -182,8 +181,8 @@ def test_full_disk_is_one_sentence_and_leaves_the_file(tmp_path: Path) -> None:
 @pytest.fixture
 def short_wait(monkeypatch: pytest.MonkeyPatch) -> None:
     """Wait for another run's lock a moment, not the two minutes a real run waits."""
-    monkeypatch.setattr(xlsx_file, "LOCK_WAIT_S", 0.6)
-    monkeypatch.setattr(xlsx_file, "LOCK_POLL_S", 0.05)
+    monkeypatch.setattr(locking, "LOCK_WAIT_S", 0.6)
+    monkeypatch.setattr(locking, "LOCK_POLL_S", 0.05)
 
 
 def write_lock(workbook: Path, pid: int, host: str, age_s: float = 0, legacy: bool = False) -> Path:
@@ -326,11 +325,11 @@ def test_stale_temp_files_are_cleaned_up(workbook: Path) -> None:
 KILLED_SYNC = """
 import sys, time
 from pathlib import Path
-import caseloop.backends.xlsx_file as xlsx_file
-from caseloop.backends.xlsx_file import commit_workbook, fingerprint
-xlsx_file.on_step = lambda step, where: time.sleep(30) if step == "before-rename" else None
+from caseloop.backends.xlsx.commit import commit_workbook
+from caseloop.backends.xlsx.files import fingerprint
+pause = lambda step, where: time.sleep(30) if step == "before-rename" else None
 path = Path(sys.argv[1])
-commit_workbook(path, b"PK never finished", read_fingerprint=fingerprint(path))
+commit_workbook(path, b"PK never finished", read_fingerprint=fingerprint(path), on_step=pause)
 """
 
 
@@ -373,8 +372,7 @@ def test_the_steps_run_in_order_back_up_then_check_then_rename(
         if step == "renamed":
             assert workbook.read_bytes() == NEW
 
-    monkeypatch.setattr(xlsx_file, "on_step", note)
-    commit_workbook(workbook, NEW, read_fingerprint=fingerprint(workbook))
+    commit_workbook(workbook, NEW, read_fingerprint=fingerprint(workbook), on_step=note)
     assert reached == [*STEPS, "renamed"]
 
 
@@ -406,10 +404,9 @@ def test_a_colleagues_save_at_any_step_is_kept_and_caseloop_refuses(
         if name == step:
             _colleague_saves(path, theirs, how)
 
-    monkeypatch.setattr(xlsx_file, "COPY_CHUNK", 4096)  # so a save can land mid-copy
-    monkeypatch.setattr(xlsx_file, "on_step", at_step)
+    monkeypatch.setattr(files, "COPY_CHUNK", 4096)  # so a save can land mid-copy
     with pytest.raises(RefusedError, match="changed since caseloop read it"):
-        commit_workbook(path, NEW, read_fingerprint=seen)
+        commit_workbook(path, NEW, read_fingerprint=seen, on_step=at_step)
     assert step in reached
     assert path.read_bytes() == theirs, "the colleague's save is kept"
     backups = tmp_path / BACKUP_FOLDER
@@ -424,7 +421,7 @@ def test_a_backup_made_while_the_clock_goes_back_is_kept(
     workbook: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     clock = [dt.datetime(2026, 11, 20, 10, 0, tzinfo=dt.UTC)]
-    monkeypatch.setattr(xlsx_file, "_utc_now", lambda: clock[0])
+    monkeypatch.setattr(files, "utc_now", lambda: clock[0])
     for n in range(5):
         commit_workbook(workbook, b"version %d" % n, read_fingerprint=fingerprint(workbook))
         clock[0] += dt.timedelta(minutes=10)
@@ -440,7 +437,7 @@ def test_backup_names_are_utc_time_and_a_sequence(
     workbook: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(
-        xlsx_file, "_utc_now", lambda: dt.datetime(2026, 11, 20, 10, 0, 5, tzinfo=dt.UTC)
+        files, "utc_now", lambda: dt.datetime(2026, 11, 20, 10, 0, 5, tzinfo=dt.UTC)
     )
     names = []
     for n in range(3):
@@ -562,7 +559,7 @@ IN_PLACE_STEPS = ["backup-copying", "backup-written", "journal-written", "before
 @pytest.fixture
 def in_place(monkeypatch: pytest.MonkeyPatch) -> None:
     """As if run by a member of the team who does not own the file: it is rewritten in place."""
-    monkeypatch.setattr(xlsx_file, "_rename_keeps_owner", lambda original: False)
+    monkeypatch.setattr(commit, "rename_keeps_owner", lambda original: False)
 
 
 def _journal(path: Path) -> Path:
@@ -591,9 +588,8 @@ def test_in_place_the_steps_are_back_up_journal_check_write(
         if step == "written-in-place":
             assert workbook.read_bytes() == new and journal.exists()
 
-    monkeypatch.setattr(xlsx_file, "on_step", note)
-    monkeypatch.setattr(xlsx_file, "COPY_CHUNK", 4096)
-    _, backup = commit_workbook(workbook, new, read_fingerprint=fingerprint(workbook))
+    monkeypatch.setattr(files, "COPY_CHUNK", 4096)
+    _, backup = commit_workbook(workbook, new, read_fingerprint=fingerprint(workbook), on_step=note)
     expected = ["backup-copying", "backup-written", "journal-written", "before-write"]
     expected += ["writing-in-place", "written-in-place"]
     assert reached == expected
@@ -616,10 +612,9 @@ def test_in_place_a_colleagues_save_at_any_step_is_kept_and_caseloop_refuses(
         if name == step:
             _colleague_saves(path, theirs, how)
 
-    monkeypatch.setattr(xlsx_file, "COPY_CHUNK", 4096)
-    monkeypatch.setattr(xlsx_file, "on_step", at_step)
+    monkeypatch.setattr(files, "COPY_CHUNK", 4096)
     with pytest.raises(RefusedError, match="changed since caseloop read it"):
-        commit_workbook(path, NEW, read_fingerprint=seen)
+        commit_workbook(path, NEW, read_fingerprint=seen, on_step=at_step)
     assert path.read_bytes() == theirs, "the colleague's save is kept"
     backups = tmp_path / BACKUP_FOLDER
     assert not backups.exists() or not any(backups.iterdir()), "no backup of a run that refused"
@@ -634,25 +629,98 @@ def test_in_place_a_disk_error_while_writing_puts_the_old_version_back(
             assert workbook.read_bytes()[:8] == (NEW * 500)[:8]
             raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(xlsx_file, "COPY_CHUNK", 8)
-    monkeypatch.setattr(xlsx_file, "on_step", full)
+    monkeypatch.setattr(files, "COPY_CHUNK", 8)
     with pytest.raises(CaseloopError, match="the disk is full; the workbook was left as it was"):
-        commit_workbook(workbook, NEW * 500, read_fingerprint=fingerprint(workbook))
+        commit_workbook(workbook, NEW * 500, read_fingerprint=fingerprint(workbook), on_step=full)
     assert workbook.read_bytes() == OLD
     assert leftovers(workbook.parent) == []
     assert not (workbook.parent / BACKUP_FOLDER).exists(), "made by this run, and removed"
 
 
+# --- the new version given as a writer, not as bytes (a large workbook streamed to disk) ------
+
+
+def _writer(data: bytes, block: int = 1000) -> Any:
+    """A writer that writes ``data`` into the file it is given, a block at a time."""
+
+    def write(out: BinaryIO) -> None:
+        for start in range(0, len(data), block):
+            out.write(data[start : start + block])
+
+    return write
+
+
+def test_a_writer_is_written_to_the_temp_file_and_renamed(workbook: Path) -> None:
+    reached: list[str] = []
+
+    def note(step: str, where: Path) -> None:
+        reached.append(step)
+        if step == "temp-written":
+            assert where.read_bytes() == NEW * 500 and workbook.read_bytes() == OLD
+
+    written, backup = commit_workbook(
+        workbook, _writer(NEW * 500), read_fingerprint=fingerprint(workbook), on_step=note
+    )
+    assert written == workbook and workbook.read_bytes() == NEW * 500
+    assert backup is not None and backup.read_bytes() == OLD
+    assert reached == [*STEPS, "renamed"]
+    assert leftovers(workbook.parent) == []
+
+
+def test_in_place_a_writer_is_staged_then_copied_into_the_same_file(
+    workbook: Path, monkeypatch: pytest.MonkeyPatch, in_place: None
+) -> None:
+    new = NEW * 500
+    inode = workbook.stat().st_ino
+    reached: list[str] = []
+
+    def note(step: str, where: Path) -> None:
+        reached.append(step)
+        if step == "journal-written":
+            intent = json.loads(where.read_text())
+            assert intent["new_sha256"] == hashlib.sha256(new).hexdigest()
+        if step == "writing-in-place":
+            assert workbook.read_bytes() not in (OLD, new), "copied a block at a time"
+
+    monkeypatch.setattr(files, "COPY_CHUNK", 4096)
+    _, backup = commit_workbook(
+        workbook, _writer(new), read_fingerprint=fingerprint(workbook), on_step=note
+    )
+    assert reached == ["temp-written", *IN_PLACE_STEPS, "writing-in-place", "written-in-place"]
+    assert workbook.read_bytes() == new and workbook.stat().st_ino == inode
+    assert backup is not None and backup.read_bytes() == OLD
+    assert leftovers(workbook.parent) == []
+
+
+@pytest.mark.parametrize("how", ["renamed", "in place"])
+def test_a_writer_that_fails_leaves_the_workbook_and_no_leftovers(
+    workbook: Path, monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
+    if how == "in place":
+        monkeypatch.setattr(commit, "rename_keeps_owner", lambda original: False)
+
+    def broken(out: BinaryIO) -> None:
+        out.write(NEW)
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with pytest.raises(CaseloopError, match="the disk is full; the workbook was left as it was"):
+        commit_workbook(workbook, broken, read_fingerprint=fingerprint(workbook))
+    assert workbook.read_bytes() == OLD
+    assert leftovers(workbook.parent) == []
+    assert not (workbook.parent / BACKUP_FOLDER).exists()
+
+
 KILLED_IN_PLACE = """
 import os, sys
 from pathlib import Path
-import caseloop.backends.xlsx_file as xlsx_file
-from caseloop.backends.xlsx_file import commit_workbook, fingerprint
-xlsx_file._rename_keeps_owner = lambda original: False
-xlsx_file.COPY_CHUNK = 64
-xlsx_file.on_step = lambda step, where: os._exit(9) if step == sys.argv[2] else None
+from caseloop.backends.xlsx import commit, files
+from caseloop.backends.xlsx.commit import commit_workbook
+from caseloop.backends.xlsx.files import fingerprint
+commit.rename_keeps_owner = lambda original: False
+files.COPY_CHUNK = 64
+die = lambda step, where: os._exit(9) if step == sys.argv[2] else None
 path = Path(sys.argv[1])
-commit_workbook(path, bytes.fromhex(sys.argv[3]), read_fingerprint=fingerprint(path))
+commit_workbook(path, bytes.fromhex(sys.argv[3]), read_fingerprint=fingerprint(path), on_step=die)
 """
 
 
@@ -701,7 +769,7 @@ def test_a_journal_whose_backup_is_gone_is_one_sentence_and_touches_nothing(work
     message = str(refused.value)
     assert str(workbook) in message and "half-written" in message and BACKUP_FOLDER in message
     assert workbook.read_bytes() == half and _journal(workbook).exists()
-    assert not xlsx_file.lock_path(workbook).exists(), "the lock is let go"
+    assert not locking.lock_path(workbook).exists(), "the lock is let go"
 
 
 def test_a_journal_is_not_repaired_while_the_workbook_is_open_in_excel(workbook: Path) -> None:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import CaseloopError, OptionError
 from ..ports import Workbook
-from .excel import EXCEL_SUFFIXES, ExcelWorkbook
+
+if TYPE_CHECKING:
+    from .xlsx.steps import OnStep
 
 
 def is_google(log: str) -> bool:
@@ -23,11 +25,13 @@ def open_workbook(
     credentials: str | None = None,
     http_client: Any = None,
     will_write: bool = False,
+    on_step: OnStep | None = None,
 ) -> Workbook:
     """The backend for LOG: a Google Sheet URL or gsheet:KEY, a .csv, or an .xlsx/.xlsm file.
 
     ``will_write``: the caller means to write the tab into an Excel LOG, so caseloop's lock on
     it is taken before it is read (call ``close()`` on the workbook if no write follows).
+    ``on_step``: called at each step of an Excel commit (see ``xlsx.steps``); tests step in there.
     """
     if is_google(log):
         from .gsheets import open_google_workbook
@@ -42,28 +46,13 @@ def open_workbook(
         from .csvfile import CsvWorkbook
 
         return CsvWorkbook(log)
+    from .xlsx.workbook import EXCEL_SUFFIXES, ExcelWorkbook
+
     if suffix not in EXCEL_SUFFIXES + (".xls",):
         raise CaseloopError(
             f"{log} is not a case log caseloop can open: give an .xlsx or .xlsm file, "
             "a .csv export, or a Google Sheets URL."
         )
-    return _ExcelWorkbook(log, output=output, will_write=will_write)
-
-
-class _ExcelWorkbook(ExcelWorkbook):
-    """ExcelWorkbook with the port's last attributes, until excel.py has them itself.
-
-    TRANSITIONAL (issue 9): once ExcelWorkbook has ``single_table``, ``read_only`` and
-    ``warnings``, delete this class and return ExcelWorkbook above.
-    """
-
-    single_table = False  # the case tab is found by name among the workbook's tabs
-    read_only = False  # an .xlsx/.xlsm file is written by splicing the generated tabs in
-
-    @property
-    def warnings(self) -> list[str]:
-        return self.credential_warnings
-
-
-# mypy checks here that the class has all of the port.
-_: type[Workbook] = _ExcelWorkbook
+    if on_step is not None:
+        return ExcelWorkbook(log, output=output, will_write=will_write, on_step=on_step)
+    return ExcelWorkbook(log, output=output, will_write=will_write)

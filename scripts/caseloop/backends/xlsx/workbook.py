@@ -1,12 +1,20 @@
-"""The Excel backend: read a tab (xlsx_read), write generated tabs by splicing the zip."""
+"""The Excel backend: read a tab (``read``), write generated tabs by splicing the zip and
+committing the new file safely (``commit``)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import CaseloopError
-from ..model import SheetModel
-from ..ports import Grid, WriteResult
+from ...errors import CaseloopError
+from ...model import SheetModel
+from ...ports import Grid, Workbook, WriteResult
+from .commit import commit_workbook
+from .files import fingerprint
+from .in_place import journal_path
+from .lock import CaseloopLock
+from .outputs import check_output
+from .read import Package, PackageError, SheetReadError, read_sheet
+from .steps import OnStep, no_step
 
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # legacy .xls and password-encrypted .xlsx
 ZIP_MAGIC = b"PK\x03\x04"
@@ -21,17 +29,27 @@ def _same_file(one: Path, other: Path) -> bool:
 
 
 class ExcelWorkbook:
-    """A team's .xlsx/.xlsm file. Reads once into memory; writes all-or-nothing."""
+    """A team's .xlsx/.xlsm file. Reads once into memory; writes all-or-nothing.
+
+    ``on_step``: called at each step of the commit (see ``steps.no_step``); tests step in there.
+    """
+
+    single_table = False  # the case tab is found by name among the workbook's tabs
+    read_only = False  # an .xlsx/.xlsm file is written by splicing the generated tabs in
 
     def __init__(
-        self, path: str | Path, output: str | Path | None = None, *, will_write: bool = False
+        self,
+        path: str | Path,
+        output: str | Path | None = None,
+        *,
+        will_write: bool = False,
+        on_step: OnStep = no_step,
     ) -> None:
-        from .xlsx_file import CaseloopLock, check_output, journal_path
-
         self.path = Path(path)
         self.output = Path(output) if output else None
         self.output_fingerprint = None
         self.location = str(self.path)
+        self.on_step = on_step
         self._lock: CaseloopLock | None = None
         in_place = self.output is None or _same_file(self.output, self.path)
         if in_place:
@@ -39,18 +57,18 @@ class ExcelWorkbook:
         if will_write and in_place and self.path.is_file():
             # Taken before reading: another caseloop run on this file finishes first, so the
             # file cannot change between this run's read and its write because of caseloop.
-            self._lock = CaseloopLock(self.path).acquire()
+            self._lock = CaseloopLock(self.path, on_step=on_step).acquire()
             repaired = self._lock.repaired
         elif self.path.is_file() and journal_path(self.path).exists():
             # A run rewriting the file in place is at work, or was interrupted: wait for it, or
             # put the file right, under the lock, before reading it.
-            reader = CaseloopLock(self.path).acquire()
+            reader = CaseloopLock(self.path, on_step=on_step).acquire()
             reader.release()
             repaired = reader.repaired
         else:
             repaired = None
         # The engine passes these on as warnings (Google's are about credentials).
-        self.credential_warnings = [repaired] if repaired else []
+        self.warnings: list[str] = [repaired] if repaired else []
         try:
             self._read_file()
             if self.output is not None:
@@ -78,8 +96,6 @@ class ExcelWorkbook:
             raise CaseloopError(
                 f"{path} is a folder, not a workbook; give the .xlsx file inside it."
             )
-        from .xlsx_file import fingerprint
-
         try:
             self.original = path.read_bytes()
             # Hashed from the bytes just read: what a later "changed since" check compares.
@@ -96,8 +112,6 @@ class ExcelWorkbook:
             )
         if not head.startswith(ZIP_MAGIC):
             raise CaseloopError(f"{path} is not an Excel workbook (.xlsx); check the file.")
-        from .xlsx_read import Package, PackageError
-
         try:
             # workbook.xml and its relationships only: the tabs are read when asked for, so an
             # exotic sheet beside the case tab (a dialog or macro sheet) does not stop the run.
@@ -112,8 +126,6 @@ class ExcelWorkbook:
         return [sheet.name for sheet in self.package.sheets]
 
     def read_tab(self, title: str) -> Grid:
-        from .xlsx_read import SheetReadError, read_sheet
-
         try:
             return read_sheet(self.package, title)
         except SheetReadError as exc:
@@ -123,8 +135,8 @@ class ExcelWorkbook:
             ) from None
 
     def write_tabs(self, tabs: list[SheetModel]) -> WriteResult:
-        from .xlsx_file import commit_workbook
-        from .xlsx_splice import splice_tabs
+        # Here, not at the top: the splice (and xlsxwriter) is loaded only to write.
+        from ..xlsx_splice import splice_tabs
 
         new_bytes = splice_tabs(self.original, tabs)
         if self.output is not None:
@@ -142,6 +154,7 @@ class ExcelWorkbook:
                 output=self.output,
                 lock=self._lock,
                 output_fingerprint=self.output_fingerprint,
+                on_step=self.on_step,
             )
         finally:
             self.close()
@@ -150,3 +163,7 @@ class ExcelWorkbook:
             tabs=[t.title for t in tabs],
             backup=str(backup) if backup else None,
         )
+
+
+# mypy checks here that the class has all of the port.
+_: type[Workbook] = ExcelWorkbook
