@@ -18,8 +18,8 @@ from oddbooks import NS_MAIN, NS_MC, members
 from python_calamine import CalamineWorkbook
 from test_xlsx_splice import TEAM_TABS, WEEKLY_TITLE, status_model, weekly_model
 
-from caseloop.backends import xlsx_splice
-from caseloop.backends.xlsx_splice import generated_tabs, splice_tabs, tab_names
+from caseloop.backends.xlsx import splice as xlsx_splice
+from caseloop.backends.xlsx.splice import generated_tabs, splice_tabs, tab_names
 from caseloop.errors import CaseloopError, RefusedError
 
 from rich_workbook import build_team_workbook

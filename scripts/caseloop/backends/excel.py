@@ -124,7 +124,7 @@ class ExcelWorkbook:
 
     def write_tabs(self, tabs: list[SheetModel]) -> WriteResult:
         from .xlsx_file import commit_workbook
-        from .xlsx_splice import splice_tabs
+        from .xlsx.splice import splice_tabs
 
         new_bytes = splice_tabs(self.original, tabs)
         if self.output is not None:

@@ -36,9 +36,9 @@ import xlsxwriter
 from lxml import etree
 from xlsxwriter.exceptions import XlsxWriterException
 
-from ..errors import CaseloopError, RefusedError
-from ..model import Cell, Chart, SheetModel, Style
-from ..ports import TEAM_TAB, check_may_write
+from ...errors import CaseloopError, RefusedError
+from ...model import Cell, Chart, SheetModel, Style
+from ...ports import TEAM_TAB, check_may_write
 
 NS_MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 NS_DOC_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
