@@ -600,7 +600,7 @@ def check_output(log: Path | str, output: Path | str) -> tuple[Path | None, Fing
     write (a colleague's workbook is never replaced); a copy caseloop wrote before may be
     replaced, and its fingerprint is returned so a save made meanwhile is not lost.
     """
-    from .xlsx.splice import generated_tabs
+    from .xlsx.workbook_part import generated_tabs
 
     log, output = Path(log), Path(output)
     with contextlib.suppress(OSError):
