@@ -48,10 +48,11 @@ class Package:
             self.file: IO[bytes] = io.BytesIO(source)
         elif isinstance(source, str | os.PathLike):
             try:
-                self.file = self._owned = open(source, "rb")  # noqa: SIM115 - closed by close()
+                # Kept open while members are read and copied; close() (or the with block) ends it.
+                self.file = self._owned = open(source, "rb")
             except OSError as exc:
                 raise CaseloopError(
-                    f"Cannot read {os.fspath(source)}: {exc.strerror or exc}."
+                    f"Cannot read {os.fspath(source)}: {exc.strerror or exc}; check the path."
                 ) from None
         else:
             self.file = source
