@@ -302,7 +302,7 @@ STAGES = (
     ("judge the cases (rules.py)", "rules.py", "evaluate"),
     ("Status rows, notes, next actions (views.py)", "views.py", "status_view"),
     ("cells and styles (render.py)", "render.py", "render_status"),
-    ("build the tab and splice the zip (xlsx_splice.py)", "xlsx_splice.py", "splice_tabs"),
+    ("build the tab and splice the zip (xlsx/splice.py)", "xlsx/splice.py", "splice_tabs"),
     ("write temp file, rename (xlsx_file.py)", "xlsx_file.py", "commit_workbook"),
 )
 

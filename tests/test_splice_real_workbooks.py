@@ -18,8 +18,10 @@ from oddbooks import NS_MAIN, NS_MC, members
 from python_calamine import CalamineWorkbook
 from test_xlsx_splice import TEAM_TABS, WEEKLY_TITLE, status_model, weekly_model
 
-from caseloop.backends import xlsx_splice
-from caseloop.backends.xlsx_splice import generated_tabs, splice_tabs, tab_names
+from caseloop.backends.xlsx import splice as xlsx_splice
+from caseloop.backends.xlsx.relationships import rels_xml
+from caseloop.backends.xlsx.splice import splice_tabs
+from caseloop.backends.xlsx.workbook_part import generated_tabs, tab_names
 from caseloop.errors import CaseloopError, RefusedError
 
 from rich_workbook import build_team_workbook
@@ -106,9 +108,7 @@ def test_closedxml_x_prefixed_workbook_and_styles(team: bytes) -> None:
 
 def _lose_team_relationships(self, rel_type: str, part: str) -> str:
     """The defect of issue 16: the relationships part rewritten with caseloop's entry only."""
-    self.rels_text = xlsx_splice._rels_xml(
-        [("rId99", rel_type, "worksheets/x.xml", False)]
-    ).decode()
+    self.rels_text = rels_xml([("rId99", rel_type, "worksheets/x.xml", False)]).decode()
     return "rId99"
 
 
@@ -132,10 +132,10 @@ def _lose_a_sheet(self) -> None:
 @pytest.mark.parametrize(
     ("target", "replacement", "what"),
     [
-        ("_WorkbookPart.add_rel", _lose_team_relationships, "relationship"),
-        ("_ContentTypes.save", _lose_a_default, "content type"),
-        ("_WorkbookPart.save", _lose_a_defined_name, "defined name"),
-        ("_WorkbookPart.save", _lose_a_sheet, "tab"),
+        ("WorkbookPart.add_rel", _lose_team_relationships, "relationship"),
+        ("ContentTypes.save", _lose_a_default, "content type"),
+        ("WorkbookPart.save", _lose_a_defined_name, "defined name"),
+        ("WorkbookPart.save", _lose_a_sheet, "tab"),
     ],
 )
 def test_a_splice_that_would_lose_something_is_refused(

@@ -15,7 +15,8 @@ import openpyxl
 import pytest
 from python_calamine import CalamineWorkbook
 
-from caseloop.backends.xlsx_splice import generated_tabs, splice_tabs, tab_names
+from caseloop.backends.xlsx.splice import splice_tabs
+from caseloop.backends.xlsx.workbook_part import generated_tabs, tab_names
 from caseloop.errors import CaseloopError, TabTakenError
 from caseloop.model import Cell, Chart, Range, Series, SheetModel, Style
 

@@ -19,7 +19,7 @@ def check_output(log: Path | str, output: Path | str) -> tuple[Path | None, Fing
     refusals name the ``output`` setting.
     """
     # Here, not at the top: the splice (and xlsxwriter) is loaded only when a copy is asked for.
-    from ..xlsx_splice import generated_tabs
+    from .workbook_part import generated_tabs
 
     log, output = Path(log), Path(output)
     with contextlib.suppress(OSError):

@@ -136,7 +136,7 @@ class ExcelWorkbook:
 
     def write_tabs(self, tabs: list[SheetModel]) -> WriteResult:
         # Here, not at the top: the splice (and xlsxwriter) is loaded only to write.
-        from ..xlsx_splice import splice_tabs
+        from .splice import splice_tabs
 
         new_bytes = splice_tabs(self.original, tabs)
         if self.output is not None:
