@@ -14,10 +14,15 @@ import zipfile
 import zlib
 from pathlib import Path
 
+import pytest
 import xlsxwriter
 from python_calamine import CalamineWorkbook
 
-from caselog import HEADERS, NOW, case
+from caseloop.engine import Loaded, Settings, load, status_model, write
+from caseloop.errors import RefusedError
+from caseloop.model import SheetModel
+
+from caselog import HEADERS, NOW, case, write_xlsx
 
 NOW_TEXT = NOW.isoformat(timespec="minutes")
 MEDIA = "xl/media/image1.png"
@@ -132,3 +137,105 @@ def test_a_sync_beside_a_large_picture_stays_in_bounded_memory(tmp_path: Path) -
     # The picture was kept with the rest of the workbook, and never held in memory whole.
     assert copy_peak < PEAK_LIMIT_MB, f"peak {copy_peak:.0f} MB for --output"
     assert peak < PEAK_LIMIT_MB, f"peak {peak:.0f} MB in place"
+
+
+# --- the splice copies from the file: it must be the version that was read ----------------------
+
+
+def _loaded(log: Path, output: Path | None = None) -> tuple[Loaded, SheetModel]:
+    settings = Settings(log=str(log), now=NOW_TEXT, output=str(output) if output else None)
+    loaded = load(settings, for_writing=True)
+    model, _ = status_model(loaded, settings)
+    return loaded, model
+
+
+def _caseloop_files(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.rglob(".~caseloop*"))
+
+
+def test_a_copy_is_not_made_from_a_log_saved_over_after_the_read(tmp_path: Path) -> None:
+    log = write_xlsx(tmp_path / "case_log.xlsx", [case() for _ in range(5)])
+    out = tmp_path / "copy.xlsx"
+    loaded, model = _loaded(log, out)
+    # Someone saves in Excel meanwhile: a new file renamed over the one that was read.
+    theirs = write_xlsx(tmp_path / "saved-by-excel.xlsx", [case() for _ in range(6)])
+    os.replace(theirs, log)
+    saved = log.read_bytes()
+    with pytest.raises(RefusedError, match="changed since caseloop read it"):
+        write(loaded, [model])
+    assert not out.exists()
+    assert log.read_bytes() == saved
+    assert _caseloop_files(tmp_path) == []
+
+
+def _offset_in(log: Path, member: str) -> int:
+    """Where the stored bytes of ``member`` start in the file (after its local header)."""
+    with zipfile.ZipFile(log) as archive:
+        info = archive.getinfo(member)
+    with log.open("rb") as handle:
+        handle.seek(info.header_offset + 26)
+        name_length, extra_length = struct.unpack("<HH", handle.read(4))
+    return info.header_offset + 30 + name_length + extra_length + info.compress_size // 2
+
+
+@pytest.mark.parametrize("where", ["zip directory", "a part copied as is", "the case tab"])
+@pytest.mark.parametrize("output", [True, False])
+def test_a_log_edited_with_the_same_size_and_time_is_refused(
+    tmp_path: Path, where: str, output: bool
+) -> None:
+    """A coarse-timestamp file system can show an edited file with its old size and time: the
+    content spliced is compared with the one read, whether the edit breaks the zip, sits in a
+    part the splice copies without reading (docProps/app.xml) or in one it reads."""
+    log = write_xlsx(tmp_path / "case_log.xlsx", [case() for _ in range(5)])
+    out = tmp_path / "copy.xlsx" if output else None
+    loaded, model = _loaded(log, out)
+    stat = log.stat()
+    at = {
+        "zip directory": stat.st_size - 30,
+        "a part copied as is": _offset_in(log, "docProps/app.xml"),
+        "the case tab": _offset_in(log, "xl/worksheets/sheet1.xml"),
+    }[where]
+    with log.open("r+b") as handle:  # an edit in place: same size, same inode
+        handle.seek(at)
+        byte = handle.read(1)[0]
+        handle.seek(at)
+        handle.write(bytes([byte ^ 0x01]))
+    os.utime(log, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert (log.stat().st_size, log.stat().st_mtime_ns) == (stat.st_size, stat.st_mtime_ns)
+    edited = log.read_bytes()
+    with pytest.raises(RefusedError, match="changed since caseloop read it"):
+        write(loaded, [model])
+    assert log.read_bytes() == edited
+    assert out is None or not out.exists()
+    assert _caseloop_files(tmp_path) == []
+    assert not (tmp_path / ".caseloop-backup").exists()
+
+
+@pytest.mark.parametrize("output", [False, True])
+def test_a_log_deleted_after_the_read_is_refused_and_nothing_written(
+    tmp_path: Path, output: bool
+) -> None:
+    log = write_xlsx(tmp_path / "case_log.xlsx", [case() for _ in range(5)])
+    out = tmp_path / "copy.xlsx" if output else None
+    loaded, model = _loaded(log, out)
+    log.unlink()
+    with pytest.raises(RefusedError, match="changed since caseloop read it"):
+        write(loaded, [model])
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_an_unchanged_log_is_copied_and_then_synced_in_place(tmp_path: Path) -> None:
+    """The same checks let the ordinary runs through: a copy, a second copy over caseloop's own
+    copy, and a sync in place."""
+    log = write_xlsx(tmp_path / "case_log.xlsx", [case() for _ in range(5)])
+    before = log.read_bytes()
+    out = tmp_path / "copy.xlsx"
+    for _ in range(2):
+        loaded, model = _loaded(log, out)
+        write(loaded, [model])
+        assert log.read_bytes() == before
+        assert "Status" in CalamineWorkbook.from_path(str(out)).sheet_names
+    loaded, model = _loaded(log)
+    write(loaded, [model])
+    assert CalamineWorkbook.from_path(str(log)).sheet_names == ["Cases", "Status"]
+    assert _caseloop_files(tmp_path) == []

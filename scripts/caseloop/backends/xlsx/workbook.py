@@ -191,15 +191,25 @@ class ExcelWorkbook:
             stat = os.fstat(source.fileno())
             if (stat.st_size, stat.st_mtime_ns) != (size, mtime_ns):
                 refuse_changed(self.path)
-            splice_to(source, tabs, out)
-            if self.output is not None:
-                # In place, the commit checks the file again after the backup, just before it
-                # is replaced. A copy elsewhere is checked here: the team's parts were copied
-                # from this handle, so its content must be the one read (same size and time
-                # is not proof on file systems with coarse timestamps).
-                source.seek(0)
-                if hashlib.file_digest(source, "sha256").hexdigest() != digest:
+            try:
+                splice_to(source, tabs, out)
+            except CaseloopError:
+                # A file edited in place after the read may not even be a zip any more: that is
+                # a change since the read, not a damaged workbook.
+                if _content_changed(source, digest):
                     refuse_changed(self.path)
+                raise
+            # In place, the commit checks the file again after the backup, just before it is
+            # replaced. A copy elsewhere is checked here: the team's parts were copied from this
+            # handle, so its content must be the one read (the same size and time are no proof
+            # on file systems with coarse timestamps).
+            if self.output is not None and _content_changed(source, digest):
+                refuse_changed(self.path)
+
+
+def _content_changed(source: BinaryIO, digest: str) -> bool:
+    source.seek(0)
+    return hashlib.file_digest(source, "sha256").hexdigest() != digest
 
 
 # mypy checks here that the class has all of the port.
