@@ -4,6 +4,7 @@ committing the new file safely (``commit``)."""
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 from pathlib import Path
 from typing import BinaryIO
@@ -207,7 +208,7 @@ class ExcelWorkbook:
                 refuse_changed(self.path)
 
 
-def _content_changed(source: BinaryIO, digest: str) -> bool:
+def _content_changed(source: io.BufferedReader, digest: str) -> bool:
     source.seek(0)
     return hashlib.file_digest(source, "sha256").hexdigest() != digest
 
