@@ -33,7 +33,7 @@ def _same_file(one: Path, other: Path) -> bool:
 
 
 class ExcelWorkbook:
-    """A team's .xlsx/.xlsm file, read from where it lies (never whole into memory); writes all-or-nothing.
+    """A team's .xlsx/.xlsm file, read from disk (never whole into memory); all-or-nothing writes.
 
     ``on_step``: called at each step of the commit (see ``steps.no_step``); tests step in there.
     """
