@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from ...errors import CaseloopError
+from . import files
 from .backups import backup, backup_folder, prune_backups
 from .files import (
     TEMP_PREFIX,
@@ -25,12 +26,10 @@ from .files import (
     byte_blocks,
     disk_error,
     disk_why,
-    file_blocks,
     fsync_folder,
     real_path,
     refuse_if_changed,
     remove_quietly,
-    sha256_of,
 )
 from .in_place import open_same, probe_writable, put_back, write_into, write_journal
 from .lock import CaseloopLock, lock_path
@@ -135,6 +134,7 @@ def _commit_locked(
     if original is None or (keep_backups <= 0 and not in_place):
         backups = None  # in place, a backup is needed to undo an interrupted write
     made: Path | None = None
+    staged: BinaryIO | None = None
     journal: Path | None = None
     writing = replaced = half_written = False
     folder_existed = backups is not None and backups.is_dir()
@@ -159,7 +159,14 @@ def _commit_locked(
                 new_sha, blocks = hashlib.sha256(new).hexdigest(), byte_blocks(new)
             else:
                 assert temp is not None
-                new_sha, blocks = sha256_of(temp), file_blocks(temp)
+                # Read from an open handle with the name gone, so a run killed from here on
+                # leaves no staged copy beside the workbook (a reading command does not clear it).
+                staged = temp.open("rb")
+                remove_quietly(temp)
+                temp = None
+                new_sha = hashlib.file_digest(staged, "sha256").hexdigest()
+                staged.seek(0)
+                blocks = iter(lambda: staged.read(files.COPY_CHUNK), b"")
             journal = write_journal(target, made, old_sha, new_sha)
             on_step("journal-written", journal)
             on_step("before-write", target)
@@ -197,6 +204,8 @@ def _commit_locked(
         raise
     finally:
         remove_quietly(temp)
+        if staged is not None:
+            staged.close()
         if not replaced and not half_written:
             # Nothing was replaced (or the old version was put back), so nothing needed backing
             # up and no journal is needed; older backups were not pruned.

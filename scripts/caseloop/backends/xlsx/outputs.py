@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 from pathlib import Path
 
-from ...errors import CaseloopError, OptionError
+from ...errors import OptionError
 from .files import Fingerprint, fingerprint
 
 
@@ -40,12 +40,11 @@ def check_output(log: Path | str, output: Path | str) -> tuple[Path | None, Fing
             "output",
             f"{{option}} {output} is a folder or a device; give the path of an {want} file.",
         )
+    # Fingerprinted first, then asked whose it is, each from the file (never held whole): a save
+    # between the two makes the commit refuse, the safe direction.
+    found = fingerprint(output)
     try:
-        data = output.read_bytes()
-    except OSError as exc:
-        raise CaseloopError(f"Cannot read {output}: {exc.strerror or exc}.") from None
-    try:
-        ours = bool(generated_tabs(data))
+        ours = bool(generated_tabs(output))
     except Exception:  # not a workbook at all, or one we cannot read: not ours either way
         ours = False
     if not ours:
@@ -54,4 +53,4 @@ def check_output(log: Path | str, output: Path | str) -> tuple[Path | None, Fing
             f"{{option}} {output} already exists and caseloop did not write it, so caseloop will "
             "not replace it; give a new file name.",
         )
-    return output, fingerprint(output, data)
+    return output, found

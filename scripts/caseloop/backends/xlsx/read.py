@@ -5,6 +5,7 @@ with lxml when calamine cannot or the used range is huge."""
 from __future__ import annotations
 
 import io
+import os
 import posixpath
 import re
 import zipfile
@@ -42,10 +43,19 @@ class Package:
     """The parts of a workbook that reading needs: workbook.xml parsed once, its relationships,
     and the members they point to (wherever the producer put them)."""
 
-    def __init__(self, data: bytes) -> None:
-        self.data = data
+    def __init__(self, source: bytes | str | os.PathLike[str]) -> None:
+        # A path is read from where it lies, member by member: the team's other tabs and media
+        # are never loaded. Bytes are for workbooks made in memory (the minimal package, tests).
+        self.path: str | None = None
+        self.data: bytes | None = None
+        file: IO[bytes] | str
+        if isinstance(source, bytes):
+            self.data = source
+            file = io.BytesIO(source)
+        else:
+            file = self.path = os.fspath(source)
         try:
-            self.archive = zipfile.ZipFile(io.BytesIO(data))
+            self.archive = zipfile.ZipFile(file)
             # Part names are case-insensitive (OPC); zip member names keep the producer's case.
             self._members = {
                 info.filename.casefold(): info.filename for info in self.archive.infolist()
@@ -54,8 +64,10 @@ class Package:
             root = self.xml(self.workbook_part)
             rels = self.relationships(self.workbook_part)
         except (zipfile.BadZipFile, KeyError, etree.XMLSyntaxError, ValueError, OSError) as exc:
+            self.close()
             raise PackageError(type(exc).__name__) from None
         if local_name(root.tag) != "workbook":
+            self.close()
             raise PackageError("no workbook")
         self.namespace = etree.QName(root).namespace or ""
         properties = root.find(self._tag("workbookPr"))
@@ -78,6 +90,12 @@ class Package:
             )
             kind, part = rels.get(rel_id, ("", None))
             self.sheets.append(Sheet(entry.get("name", ""), part, kind))
+
+    def close(self) -> None:
+        """Let go of the file (idempotent); the package cannot be read after."""
+        archive = getattr(self, "archive", None)
+        if archive is not None:
+            archive.close()
 
     def _tag(self, name: str) -> str:
         return f"{{{self.namespace}}}{name}" if self.namespace else name
@@ -211,7 +229,11 @@ def _calamine_rows(package: Package, sheet: Sheet) -> list[list[Any]]:
     from python_calamine import CalamineWorkbook
 
     try:
-        book = CalamineWorkbook.from_filelike(io.BytesIO(package.data))
+        # From the path, calamine reads the members it needs; a file-like would be read whole.
+        if package.path is not None:
+            book = CalamineWorkbook.from_path(package.path)
+        else:
+            book = CalamineWorkbook.from_filelike(io.BytesIO(package.data or b""))
         return book.get_sheet_by_name(sheet.name).to_python(skip_empty_area=False)
     except Exception:  # calamine refuses whole workbooks for one exotic part: try the tab alone
         book = CalamineWorkbook.from_filelike(io.BytesIO(package.minimal(sheet)))

@@ -3,13 +3,17 @@ committing the new file safely (``commit``)."""
 
 from __future__ import annotations
 
+import hashlib
+import io
+import os
 from pathlib import Path
+from typing import BinaryIO
 
 from ...errors import CaseloopError
 from ...model import SheetModel
 from ...ports import Grid, Workbook, WriteResult
 from .commit import commit_workbook
-from .files import fingerprint
+from .files import fingerprint, refuse_changed
 from .in_place import journal_path
 from .lock import CaseloopLock
 from .outputs import check_output
@@ -29,7 +33,7 @@ def _same_file(one: Path, other: Path) -> bool:
 
 
 class ExcelWorkbook:
-    """A team's .xlsx/.xlsm file. Reads once into memory; writes all-or-nothing.
+    """A team's .xlsx/.xlsm file, read from disk (never whole into memory); all-or-nothing writes.
 
     ``on_step``: called at each step of the commit (see ``steps.no_step``); tests step in there.
     """
@@ -78,7 +82,10 @@ class ExcelWorkbook:
             raise
 
     def close(self) -> None:
-        """Let other caseloop runs at the workbook (idempotent)."""
+        """Let other caseloop runs at the workbook, and let go of the file (idempotent)."""
+        package: Package | None = getattr(self, "package", None)
+        if package is not None:
+            package.close()
         if self._lock is not None:
             self._lock.release()
             self._lock = None
@@ -96,15 +103,17 @@ class ExcelWorkbook:
             raise CaseloopError(
                 f"{path} is a folder, not a workbook; give the .xlsx file inside it."
             )
+        # The fingerprint is taken first and the file read after it, each from the file as it
+        # lies (never held whole in memory). A save landing between the two makes the content
+        # read differ from the fingerprint, so the commit refuses: the safe direction.
+        self.fingerprint = fingerprint(path)
+        if self.fingerprint[0] == 0:
+            raise CaseloopError(f"{path} is empty (0 bytes); it is not a workbook.")
         try:
-            self.original = path.read_bytes()
-            # Hashed from the bytes just read: what a later "changed since" check compares.
-            self.fingerprint = fingerprint(path, self.original)
+            with path.open("rb") as handle:
+                head = handle.read(8)
         except OSError as exc:
             raise CaseloopError(f"Cannot read {path}: {exc.strerror or exc}.") from None
-        head = self.original[:8]
-        if not self.original:
-            raise CaseloopError(f"{path} is empty (0 bytes); it is not a workbook.")
         if head == OLE_MAGIC:
             raise CaseloopError(
                 f"{path} is password-protected (encrypted) or an old .xls file; save an "
@@ -115,7 +124,7 @@ class ExcelWorkbook:
         try:
             # workbook.xml and its relationships only: the tabs are read when asked for, so an
             # exotic sheet beside the case tab (a dialog or macro sheet) does not stop the run.
-            self.package = Package(self.original)
+            self.package = Package(path)
         except PackageError as exc:
             raise CaseloopError(
                 f"{path} is damaged or not a complete .xlsx workbook ({exc}); "
@@ -135,10 +144,11 @@ class ExcelWorkbook:
             ) from None
 
     def write_tabs(self, tabs: list[SheetModel]) -> WriteResult:
-        # Here, not at the top: the splice (and xlsxwriter) is loaded only to write.
-        from .splice import splice_tabs
+        def write(out: BinaryIO) -> None:
+            # The new version is spliced from the file straight into the temp file, member by
+            # member, so memory does not grow with the team's other tabs and media.
+            self._splice_from_read_version(tabs, out)
 
-        new_bytes = splice_tabs(self.original, tabs)
         if self.output is not None:
             try:
                 self.output.parent.mkdir(parents=True, exist_ok=True)
@@ -149,7 +159,7 @@ class ExcelWorkbook:
         try:
             written, backup = commit_workbook(
                 self.path,
-                new_bytes,
+                write,
                 read_fingerprint=self.fingerprint,
                 output=self.output,
                 lock=self._lock,
@@ -163,6 +173,44 @@ class ExcelWorkbook:
             tabs=[t.title for t in tabs],
             backup=str(backup) if backup else None,
         )
+
+    def _splice_from_read_version(self, tabs: list[SheetModel], out: BinaryIO) -> None:
+        """Splice ``tabs`` into the version of the file that was read, or refuse."""
+        # Here, not at the top: the splice (and xlsxwriter) is loaded only to write.
+        from .splice import splice_to
+
+        try:
+            source = self.path.open("rb")
+        except FileNotFoundError:
+            refuse_changed(self.path)  # moved or deleted since it was read
+        except OSError as exc:
+            raise CaseloopError(f"Cannot read {self.path}: {exc.strerror or exc}.") from None
+        with source:
+            # Opened now, but the version read was the one fingerprinted: a file saved over
+            # meanwhile is refused here, before anything is written from it.
+            size, mtime_ns, digest = self.fingerprint
+            stat = os.fstat(source.fileno())
+            if (stat.st_size, stat.st_mtime_ns) != (size, mtime_ns):
+                refuse_changed(self.path)
+            try:
+                splice_to(source, tabs, out)
+            except CaseloopError:
+                # A file edited in place after the read may not even be a zip any more: that is
+                # a change since the read, not a damaged workbook.
+                if _content_changed(source, digest):
+                    refuse_changed(self.path)
+                raise
+            # In place, the commit checks the file again after the backup, just before it is
+            # replaced. A copy elsewhere is checked here: the team's parts were copied from this
+            # handle, so its content must be the one read (the same size and time are no proof
+            # on file systems with coarse timestamps).
+            if self.output is not None and _content_changed(source, digest):
+                refuse_changed(self.path)
+
+
+def _content_changed(source: io.BufferedReader, digest: str) -> bool:
+    source.seek(0)
+    return hashlib.file_digest(source, "sha256").hexdigest() != digest
 
 
 # mypy checks here that the class has all of the port.
