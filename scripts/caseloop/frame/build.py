@@ -136,7 +136,9 @@ def status_labels(
     vocab = rules.status_label_vocab
     mapping = {u: vocab.get(normalize_label(u)) for u in text.dropna().unique()}
     labels = text.map(mapping)
-    return labels.where(labels.notna() & frame[status].eq("Open"), None)
+    keep = labels.notna() & frame[status].eq("Open")
+    none[keep] = labels[keep]
+    return none
 
 
 def _judged_with_defaults(
