@@ -49,6 +49,7 @@ def test_demo_sync_shows_every_flag_with_its_colour(demo, tmp_path):
     result = run("sync", demo, "--now", NOW_TEXT, "--output", out)
     assert result.exit_code == 0, result.output
     assert "INVALID 2" in result.output and "2 row(s) are INVALID" in result.output
+    assert "; 2 with data problems)" in result.output  # D4's Follow-ups, RV3's Resolution
     assert digest(demo) == before  # --output leaves the log alone
     book = openpyxl.load_workbook(out)
     assert book.sheetnames == ["Cases", "Lists", "Templates", "Status"]
@@ -74,7 +75,7 @@ def test_demo_sync_shows_every_flag_with_its_colour(demo, tmp_path):
     ranks = [FLAG_ORDER.index(f) for f in seen]
     assert ranks == sorted(ranks)
     title = sheet["A1"].value
-    assert "as of 2026-11-20 18:00 (Asia/Shanghai)" in title and "ESCALATE 4" in title
+    assert "as of 2026-11-20 18:00 (Asia/Shanghai)" in title and "ESCALATE 3" in title
     # calamine reads the same rows.
     rows = CalamineWorkbook.from_path(str(out)).get_sheet_by_name("Status").to_python()
     assert len(rows) == 2 + len(seen)
@@ -113,6 +114,8 @@ def test_chinese_tab_and_labels(demo):
         "已解决",
         "无效",
         "临近截止",
+        "重复开案",
+        "需重开",
     } == flags
     assert "美国" in {r[1].value for r in sheet.iter_rows(min_row=3)}
 
@@ -136,7 +139,7 @@ def test_dry_run_writes_nothing(demo):
     result = run("sync", demo, "--now", NOW_TEXT, "--dry-run")
     assert result.exit_code == 0
     assert result.output.startswith("Would write the tab 'Status'")
-    assert "17357735071\tUS\tListing" in result.output
+    assert "17359433149\tUS\tListing" in result.output
     assert digest(demo) == before and not (demo.parent / ".caseloop-backup").exists()
 
 
