@@ -188,7 +188,7 @@ def test_report_writes_the_weekly_tab_with_a_chart_and_markdown(demo, tmp_path):
     assert sheet["A1"].value.startswith("Weekly Summary — 2026-W46 (2026-11-09 to 2026-11-15)")
     names = zipfile.ZipFile(demo).namelist()
     assert any(n.startswith("xl/charts/chart") for n in names)
-    assert "| 2026-W46 | 15 | 4 | 3 | 11 |" in md.read_text(encoding="utf-8")
+    assert "| 2026-W46 | 17 | 4 | 4 | 12 |" in md.read_text(encoding="utf-8")
     # Writing the report leaves a Status tab from an earlier sync alone, and the other way round.
     assert run("sync", demo, "--now", NOW_TEXT).exit_code == 0
     assert run("report", demo, "--now", NOW_TEXT, "--week", "2026-W45").exit_code == 0
@@ -255,7 +255,7 @@ def test_progress_shows_on_a_terminal_and_not_under_cron(demo, tmp_path):
     assert proc.returncode == 0
     assert (
         "caseloop: reading" in err
-        and "judging 132 cases" in err
+        and "judging 137 cases" in err
         and "writing the 'Status' tab" in err
     )
     proc, err = stderr_of("--quiet")
