@@ -185,15 +185,16 @@ def refusal(tmp_path: Path, path: str, value_yaml: str | None) -> str:
             "due_soon_ration",
             "0.5",
             "due_soon_ration is not a setting caseloop knows; remove it or correct its name "
-            "(the settings here are timezone, reply_targets, our_reply_hours, due_soon_ratio, "
-            "deadline_warn_hours, resolved_visible_days, escalate, categories, channels, "
-            "statuses, priorities, marketplaces, flags).",
+            "(the settings here are timezone, reply_targets, after_live_answer_hours, "
+            "our_reply_hours, due_soon_ratio, deadline_warn_hours, resolved_visible_days, "
+            "reopen_window_days, deadline_types, escalate, categories, channels, statuses, "
+            "priorities, marketplaces, flags).",
         ),
         (
             "flags.OVERDUE.colour",
             '"#FF0000"',
             "flags.OVERDUE.colour is not a setting caseloop knows; remove it or correct its name "
-            "(the settings here are zh, color, font_color, late_color, action, action_zh).",
+            "(the settings here are zh, color, font_color, late_color, action, action_zh, action_passed, action_passed_zh).",
         ),
         (
             "flags.OVERDU",

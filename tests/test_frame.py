@@ -699,7 +699,7 @@ def _schema_with(tmp_path: Path, change) -> Path:
         ),
         (
             lambda fields: fields["Owner"].update(role="owner"),
-            'fields[20] ("Owner").role is "owner"; caseloop knows the roles case-id, opened',
+            'fields[18] ("Owner").role is "owner"; caseloop knows the roles case-id, opened',
         ),
     ],
 )
