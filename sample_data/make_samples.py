@@ -51,7 +51,12 @@ PRIORITIES = {"High": "高", "Normal": "中", "Low": "低"}
 MAX_OPEN = dict(RULES.max_open_hours)
 STATUS_ZH = {"Open": "处理中", "Resolved": "已解决", "Closed": "已关闭"}
 # How the zh log spells Seller Central's labels (aliases of Open in rules.yaml).
-STATUS_ZH_ALIAS = {"Work in progress": "进行中", "Pending Amazon action": "待处理"}
+STATUS_ZH_ALIAS = {
+    "Work in progress": "进行中",
+    "Pending Amazon action": "待处理",
+    "Answered": "已回复",
+    "Needs your attention": "需要您关注",
+}
 SELLER_CENTRAL_OPEN = ["Work in progress", "Pending Amazon action", "Answered"]
 MARKETPLACES = {
     "US": "美国",
@@ -358,7 +363,9 @@ COLUMNS = [
     ("First Reply At", 17),
     ("Last Reply At", 17),
     ("Amazon Response", 55),
+    ("Promised By", 17),
     ("Deadline", 17),
+    ("Deadline Type", 14),
     ("Related Cases", 26),
     ("Resolved At", 17),
     ("Resolution", 40),
@@ -384,6 +391,8 @@ ZH_HEADERS = {
     "Last Reply At": "最近回复时间",
     "Amazon Response": "回复摘要",
     "Deadline": "截止时间",
+    "Deadline Type": "截止类型",
+    "Promised By": "承诺回复时间",
     "Related Cases": "关联案例",
     "Resolved At": "解决时间",
     "Resolution": "处理结果",
@@ -395,6 +404,7 @@ DATE_COLUMNS = {
     "First Reply At",
     "Last Reply At",
     "Deadline",
+    "Promised By",
     "Resolved At",
 }
 
@@ -420,6 +430,9 @@ class Case:
     last_reply: datetime | None = None
     response: str = ""
     deadline: datetime | None = None
+    deadline_type: str = ""  # a Deadline Type of rules.yaml (A-to-z, Chargeback ...)
+    promised: datetime | None = None  # Promised By: when Amazon said it would answer
+    follow_ups_text: str = ""  # a Follow-ups cell typed as text ("2次"), instead of follow_ups
     related: list[Case] = field(default_factory=list)
     resolved: datetime | None = None
     resolution: str = ""
@@ -700,6 +713,7 @@ def recent(gen: Gen) -> list[Case]:
 
     rv2_asin = gen.asin()
     d1_order, d2_asin, d3_order = gen.order("US"), gen.asin(), gen.order("UK")
+    d4_order, pr1_asin = gen.order("UK"), gen.asin()
     t1_asin, t2_asin, t3_asin = gen.asin(), gen.asin(), gen.asin()
     s3_asin, k2_shp, i1_asin = gen.asin(), gen.shipment(), gen.asin()
     # RESOLVED: resolved in the last 7 days (RV3 has no Resolution: the one warning row).
@@ -737,7 +751,7 @@ def recent(gen: Gen) -> list[Case]:
             f"A-to-z claim on {d1_order}: tracking shows delivered, must answer within 72 h", status="Answered",
             priority="High", store="Lumora Home", owner="Li Wei",
             order_id=d1_order, first_reply=d(19, 15, 40), last_reply=d(19, 15, 40),
-            follow_ups=0, deadline=d(22, 10, 15), expect="DEADLINE",
+            follow_ups=0, deadline_type="A-to-z", expect="DEADLINE",
             response="Asked for proof of delivery with signature",
             note=NOTES[0],
         ),
@@ -746,13 +760,23 @@ def recent(gen: Gen) -> list[Case]:
             f"{d2_asin}: 40 units lost at the FC in May, reimbursement window ends 19 Nov",
             status="Open", store="Velden Kitchen", owner="Wang Fang", asin=d2_asin, follow_ups=1,
             last_sent=d(19, 9, 0), first_reply=d(13, 11, 0), last_reply=d(13, 11, 0),
-            response=BOT[2], deadline=d(19, 23, 59), expect="DEADLINE",
+            response=BOT[2], deadline=d(19, 23, 59), deadline_type="Reimbursement claim",
+            expect="DEADLINE",
         ),
         C(
             "D3", d(19, 9, 0), "UK", "Email", "Payments",
             f"Chargeback on {d3_order}: card issuer wants the invoice, reply due 21 Nov",
             status="Open", priority="High", store="NorthPeak Gear", owner="Zhang Min",
-            order_id=d3_order, deadline=d(21, 12, 0), expect="DEADLINE",
+            order_id=d3_order, deadline=d(21, 12, 0), deadline_type="Chargeback",
+            expect="DEADLINE",
+        ),
+        # A partly broken row: Follow-ups typed as "2次"; its near deadline still shows.
+        C(
+            "D4", d(20, 8, 0), "UK", "Case", "Orders & returns",
+            f"A-to-z claim on {d4_order}: buyer says item not as described, photos requested",
+            status="Open", store="Lumora Home", owner="Chen Jing", order_id=d4_order,
+            follow_ups_text="2次", deadline=d(21, 20, 0), deadline_type="A-to-z",
+            expect="DEADLINE",
         ),
     ]  # fmt: skip
     # ESCALATE: follow-ups >= 2 and past target; open too long; recurring.
@@ -779,14 +803,22 @@ def recent(gen: Gen) -> list[Case]:
             status="Work in progress", priority="High", store="Tidewell Japan", owner="Li Wei",
             first_reply=d(14, 16, 0), last_reply=d(19, 18, 0), last_sent=d(20, 9, 0),
             follow_ups=1, response="Asked for supplier invoices with our address, sent 20 Nov",
-            expect="ESCALATE", note=NOTES[2],
+            expect="ON TRACK", note=NOTES[2],
         ),
         C(
             "E4", d(20, 10, 0), "US", "Case", "Listing",
             f"{rec_asin} suppressed as 'adult product' for the third time in a month",
             status="Open", priority="Normal", store="NorthPeak Gear", owner="Chen Jing",
-            asin=rec_asin, follow_ups=0, related=[r1, r2], expect="ESCALATE",
+            asin=rec_asin, follow_ups=0, related=[r1, r2], expect="ON TRACK",
             note=NOTES[1],
+        ),
+        C(
+            "E5", d(15, 10, 0), "US", "Case", "Payments",
+            "US disbursements held for 14 days without notice; reserve not explained",
+            status="Pending Amazon action", store="NorthPeak Gear", owner="Zhang Min",
+            first_reply=d(16, 10, 0), last_reply=d(16, 10, 0), last_sent=d(18, 15, 0),
+            follow_ups=1, response="Said the payments team is reviewing; sent bank statements",
+            expect="ESCALATE",
         ),
     ]  # fmt: skip
 
@@ -812,6 +844,41 @@ def recent(gen: Gen) -> list[Case]:
             first_reply=d(12, 10, 0), last_reply=d(12, 10, 0), last_sent=d(17, 15, 30),
             follow_ups=1, response="Asked for the EUIPO registration number, sent it same day",
             related=[p2], expect="OVERDUE",
+        ),
+    ]  # fmt: skip
+
+    # DUPLICATE: a second open case on O1's order (the oldest, O1, keeps its own flag).
+    out += [
+        C(
+            "DU1", d(20, 15, 0), "FR", "Case", "Orders & returns",
+            f"Order {o1_order}: refund without return, opened again by a colleague",
+            status="Open", store="Velden Kitchen", owner="Chen Jing", order_id=o1_order,
+            follow_ups=0, expect="DUPLICATE",
+        ),
+    ]  # fmt: skip
+
+    # REOPEN: closed by Amazon with a help link, not fixed, no Resolution, within 14 days.
+    out += [
+        C(
+            "RO1", d(10, 10, 0), "DE", "Case", "Advertising",
+            "Sponsored Brands video rejected for 'unsupported language', video is German",
+            store="Velden Kitchen", owner="Emma", status="Closed",
+            first_reply=d(11, 9, 0), last_reply=d(11, 9, 0), follow_ups=0, response=BOT[0],
+            resolved=d(12, 15, 0), resolution="", expect="REOPEN",
+        ),
+    ]  # fmt: skip
+
+    # A promised date: Amazon said "dangerous-goods review, 3-5 business days"; past the
+    # case's 24 h target, it is still ON TRACK until Promised By.
+    out += [
+        C(
+            "PR1", d(17, 10, 0), "US", "Case", "FBA inventory",
+            f"{pr1_asin} stranded as dangerous goods; it is a cotton yoga strap",
+            status="Work in progress", store="Lumora Home", owner="Wang Fang", asin=pr1_asin,
+            first_reply=d(18, 10, 0), last_reply=d(18, 10, 0), last_sent=d(18, 10, 30),
+            follow_ups=0, promised=d(24, 18, 0),
+            response="Dangerous-goods review, 3-5 business days; SDS sent",
+            expect="ON TRACK",
         ),
     ]  # fmt: skip
 
@@ -950,13 +1017,18 @@ def recent(gen: Gen) -> list[Case]:
 
 # Why each hand-written case shows its flag (printed with the self-check).
 WHY = {
-    "D1": "A-to-z deadline in 40 h",
+    "D1": "A-to-z deadline computed from Deadline Type: opened + 72 h (US), 40 h left",
     "D2": "reimbursement window passed (also open > 168 h)",
     "D3": "chargeback reply due in 42 h",
+    "D4": "Follow-ups typed '2次' (a warning, judged as 0) and a Deadline in 26 h",
     "E1": "Case, 2 follow-ups, 56 h without answer",
     "E2": "Email, 3 follow-ups, 79 h without answer",
-    "E3": "High priority open 176 h > 72 h",
-    "E4": "recurring: 3rd Listing case on the same ASIN in 24 days (Related Cases chain)",
+    "E3": "High priority open 176 h, but Amazon's turn only 9 h: wait (no escalation)",
+    "E4": "recurring (3rd case on the ASIN), Amazon's turn 8 h: a note, no escalation",
+    "E5": "High priority open 128 h and Amazon 51 h past its target",
+    "DU1": "second open case on O1's order",
+    "RO1": "closed by Amazon on 12 Nov without a Resolution",
+    "PR1": "waiting 55.5 h; Amazon promised an answer by 24 Nov 18:00",
     "O1": "Case, 55 h without answer, 0 follow-ups",
     "O2": "Chat, 4.8 h without answer",
     "O3": "Email, 74.5 h since our follow-up",
@@ -972,7 +1044,7 @@ WHY = {
     "K1": "Case waiting 4 h",
     "K2": "Email waiting 22 h, Deadline 7 days away",
     "K3": "Case waiting 5.5 h (2 follow-ups but within target)",
-    "K4": "Phone waiting 30 min",
+    "K4": "Phone after the callback: Case target 24 h, waiting 30 min",
     "K5": "Case waiting 2.7 h, Follow-ups blank",
     "I1": "Opened At typed as text 2026/13/02",
     "I2": "unknown Channel 'Seller Forums'",
@@ -1003,7 +1075,15 @@ def evaluated_flags(path: Path) -> dict[str, str | None]:
 def floor_minutes(cases: list[Case]) -> None:
     """Times as a person types them: whole minutes (flooring keeps their order)."""
     for case in cases:
-        for name in ("opened", "last_sent", "first_reply", "last_reply", "deadline", "resolved"):
+        for name in (
+            "opened",
+            "last_sent",
+            "first_reply",
+            "last_reply",
+            "deadline",
+            "promised",
+            "resolved",
+        ):
             value = getattr(case, name)
             if isinstance(value, datetime):
                 setattr(case, name, value.replace(second=0, microsecond=0))
@@ -1041,11 +1121,17 @@ def values(case: Case, zh: bool) -> dict[str, object]:
         "ASIN": case.asin,
         "Shipment ID": case.shipment_id,
         "Last Sent At": case.last_sent,
-        "Follow-ups": case.follow_ups,
+        "Follow-ups": case.follow_ups_text or case.follow_ups,
         "First Reply At": case.first_reply,
         "Last Reply At": case.last_reply,
         "Amazon Response": case.response,
         "Deadline": case.deadline,
+        "Deadline Type": (
+            RULES.zh_labels["Deadline Type"][case.deadline_type] if zh else case.deadline_type
+        )
+        if case.deadline_type
+        else "",
+        "Promised By": case.promised,
         "Related Cases": ("、" if zh else ", ").join(r.case_id for r in case.related),
         "Resolved At": case.resolved,
         "Resolution": case.resolution,
@@ -1062,6 +1148,7 @@ def lists_columns(zh: bool) -> list[tuple[str, list[str]]]:
             ("优先级", list(PRIORITIES.values())),
             ("站点", list(MARKETPLACES.values())),
             ("负责人", OWNERS),
+            ("截止类型", list(RULES.zh_labels["Deadline Type"].values())),
         ]
     return [
         ("Category", list(CATEGORIES)),
@@ -1070,6 +1157,7 @@ def lists_columns(zh: bool) -> list[tuple[str, list[str]]]:
         ("Priority", list(PRIORITIES)),
         ("Marketplace", list(MARKETPLACES)),
         ("Owner", OWNERS),
+        ("Deadline Type", list(RULES.zh_labels["Deadline Type"])),
     ]
 
 
@@ -1080,6 +1168,7 @@ LIST_FOR_COLUMN = {
     "Priority": 3,
     "Marketplace": 4,
     "Owner": 5,
+    "Deadline Type": 6,
 }
 
 TEMPLATES = [

@@ -49,6 +49,7 @@ def test_demo_sync_shows_every_flag_with_its_colour(demo, tmp_path):
     result = run("sync", demo, "--now", NOW_TEXT, "--output", out)
     assert result.exit_code == 0, result.output
     assert "INVALID 2" in result.output and "2 row(s) are INVALID" in result.output
+    assert "; 2 with data problems)" in result.output  # D4's Follow-ups, RV3's Resolution
     assert digest(demo) == before  # --output leaves the log alone
     book = openpyxl.load_workbook(out)
     assert book.sheetnames == ["Cases", "Lists", "Templates", "Status"]
@@ -74,7 +75,7 @@ def test_demo_sync_shows_every_flag_with_its_colour(demo, tmp_path):
     ranks = [FLAG_ORDER.index(f) for f in seen]
     assert ranks == sorted(ranks)
     title = sheet["A1"].value
-    assert "as of 2026-11-20 18:00 (Asia/Shanghai)" in title and "ESCALATE 4" in title
+    assert "as of 2026-11-20 18:00 (Asia/Shanghai)" in title and "ESCALATE 3" in title
     # calamine reads the same rows.
     rows = CalamineWorkbook.from_path(str(out)).get_sheet_by_name("Status").to_python()
     assert len(rows) == 2 + len(seen)
@@ -113,6 +114,8 @@ def test_chinese_tab_and_labels(demo):
         "已解决",
         "无效",
         "临近截止",
+        "重复开案",
+        "需重开",
     } == flags
     assert "美国" in {r[1].value for r in sheet.iter_rows(min_row=3)}
 
@@ -136,7 +139,7 @@ def test_dry_run_writes_nothing(demo):
     result = run("sync", demo, "--now", NOW_TEXT, "--dry-run")
     assert result.exit_code == 0
     assert result.output.startswith("Would write the tab 'Status'")
-    assert "17357735071\tUS\tListing" in result.output
+    assert "17359433149\tUS\tListing" in result.output
     assert digest(demo) == before and not (demo.parent / ".caseloop-backup").exists()
 
 
@@ -185,7 +188,7 @@ def test_report_writes_the_weekly_tab_with_a_chart_and_markdown(demo, tmp_path):
     assert sheet["A1"].value.startswith("Weekly Summary — 2026-W46 (2026-11-09 to 2026-11-15)")
     names = zipfile.ZipFile(demo).namelist()
     assert any(n.startswith("xl/charts/chart") for n in names)
-    assert "| 2026-W46 | 15 | 4 | 3 | 11 |" in md.read_text(encoding="utf-8")
+    assert "| 2026-W46 | 17 | 4 | 4 | 12 |" in md.read_text(encoding="utf-8")
     # Writing the report leaves a Status tab from an earlier sync alone, and the other way round.
     assert run("sync", demo, "--now", NOW_TEXT).exit_code == 0
     assert run("report", demo, "--now", NOW_TEXT, "--week", "2026-W45").exit_code == 0
@@ -252,7 +255,7 @@ def test_progress_shows_on_a_terminal_and_not_under_cron(demo, tmp_path):
     assert proc.returncode == 0
     assert (
         "caseloop: reading" in err
-        and "judging 132 cases" in err
+        and "judging 137 cases" in err
         and "writing the 'Status' tab" in err
     )
     proc, err = stderr_of("--quiet")

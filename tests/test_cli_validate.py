@@ -23,13 +23,15 @@ def test_sample_log_names_its_two_invalid_rows(tmp_path):
     result = run("validate", SAMPLE / "case_log.xlsx", "--now", NOW)
     assert result.exit_code == 1
     lines = result.output.splitlines()
-    assert lines[0].startswith('error   Cases!E125: Channel "Seller Forums" is not one of')
+    assert lines[0].startswith('error   Cases!E128: Channel "Seller Forums" is not one of')
     assert (
         lines[1]
-        == 'error   Cases!B126: Opened At "2026/13/02" is not a date; use a date cell or text like 2026-11-20 09:30.'
+        == 'error   Cases!B129: Opened At "2026/13/02" is not a date; use a date cell or text like 2026-11-20 09:30.'
     )
-    assert lines[2].startswith("warning Cases!V121")
-    assert lines[-1] == "132 cases in Cases (header row 4): 2 error(s) in 2 row(s), 1 warning(s)."
+    assert lines[2].startswith("warning Cases!X124")
+    # A Follow-ups typed as "2次" is a warning: the row is still judged (DEADLINE).
+    assert lines[3].startswith('warning Cases!O132: Follow-ups "2次" is not a whole number')
+    assert lines[-1] == "137 cases in Cases (header row 4): 2 error(s) in 2 row(s), 2 warning(s)."
 
 
 def test_clean_log_exits_0_and_warnings_only_too(tmp_path):
@@ -61,7 +63,7 @@ def test_json_format(tmp_path):
 def test_chinese_sample_log(tmp_path):
     result = run("validate", SAMPLE / "case_log_zh.xlsx", "--now", NOW)
     assert result.exit_code == 1
-    assert "'案例'!B126: Opened At \"2026/13/02\" is not a date" in result.output
+    assert "'案例'!B129: Opened At \"2026/13/02\" is not a date" in result.output
 
 
 @pytest.mark.parametrize(

@@ -185,15 +185,16 @@ def refusal(tmp_path: Path, path: str, value_yaml: str | None) -> str:
             "due_soon_ration",
             "0.5",
             "due_soon_ration is not a setting caseloop knows; remove it or correct its name "
-            "(the settings here are timezone, reply_targets, our_reply_hours, due_soon_ratio, "
-            "deadline_warn_hours, resolved_visible_days, escalate, categories, channels, "
-            "statuses, priorities, marketplaces, flags).",
+            "(the settings here are timezone, reply_targets, after_live_answer_hours, "
+            "our_reply_hours, due_soon_ratio, deadline_warn_hours, resolved_visible_days, "
+            "reopen_window_days, deadline_types, escalate, categories, channels, statuses, "
+            "priorities, marketplaces, flags).",
         ),
         (
             "flags.OVERDUE.colour",
             '"#FF0000"',
             "flags.OVERDUE.colour is not a setting caseloop knows; remove it or correct its name "
-            "(the settings here are zh, color, font_color, late_color, action, action_zh).",
+            "(the settings here are zh, color, font_color, late_color, action, action_zh, action_passed, action_passed_zh).",
         ),
         (
             "flags.OVERDU",
@@ -220,6 +221,35 @@ def refusal(tmp_path: Path, path: str, value_yaml: str | None) -> str:
         ),
         ("reply_targets", "24", "reply_targets is 24; write a mapping of settings (key: value)."),
         ("categories", "{}", "categories is empty; name at least one category."),
+        # Issue 10's settings.
+        (
+            "reopen_window_days",
+            "0",
+            "reopen_window_days is 0; write days as a number above 0 and at most 3650 (10 years), "
+            "e.g. 7.",
+        ),
+        ("after_live_answer_hours", "-1", f"after_live_answer_hours is -1; {HOURS}"),
+        (
+            "deadline_types.A-to-z.window_hours.UK",
+            "-48",
+            f"deadline_types.A-to-z.window_hours.UK is -48; {HOURS}",
+        ),
+        (
+            "deadline_types.Chargeback.window_hours.default",
+            "0",
+            f"deadline_types.Chargeback.window_hours.default is 0; {HOURS}",
+        ),
+        (
+            "statuses.Open.labels.Answered.turn",
+            "ours",
+            'statuses.Open.labels.Answered.turn is "ours"; write us (the reply is ours) or amazon '
+            "(Amazon is working on it).",
+        ),
+        (
+            "flags.DUPLICATE",
+            None,
+            "flags has no DUPLICATE; add it (see sheets_schema/rules.yaml).",
+        ),
     ],
 )
 def test_every_rules_value_is_checked_and_named(tmp_path, path, value, expected):
@@ -450,3 +480,14 @@ def test_a_team_column_added_to_the_schema_can_be_evidence(tmp_path):
     result = run("sync", log, "--rules", rules, "--schema", schema, "--now", NOW_TEXT)
     assert result.exit_code == 0, result.output
     assert "NEEDS INFO 1" in result.output
+
+
+def test_a_deadline_window_for_an_unknown_marketplace_is_named(tmp_path):
+    target = rules_file(tmp_path, "deadline_types.A-to-z.window_hours.Mars", "48")
+    load_rules.cache_clear()
+    with pytest.raises(CaseloopError) as caught:
+        load_rules(target)
+    assert caught.value.message == (
+        f'{target}: deadline_types.A-to-z.window_hours names "Mars", which is not a marketplace '
+        "of the rules file; use default or a code under marketplaces (US, UK ...)."
+    )

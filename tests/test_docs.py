@@ -65,7 +65,7 @@ def test_readme_examples_match_what_the_commands_print(tmp_path, monkeypatch):
     result = CliRunner().invoke(
         main, ["validate", "sample_data/case_log.xlsx", "--now", "2026-11-20T18:00"]
     )
-    assert result.exit_code == 1 and len(result.output.splitlines()) == 4
+    assert result.exit_code == 1 and len(result.output.splitlines()) == 5
     for line in result.output.splitlines():
         assert line in README, line
     result = CliRunner().invoke(

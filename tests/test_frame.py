@@ -168,6 +168,8 @@ def test_enums_accept_seller_central_labels_and_list_allowed_values():
         grid([case(Status="Work in progress"), case(Status="answered"), case(Channel="Fax")])
     )
     assert f.cases["Status"].tolist()[:2] == ["Open", "Open"]
+    # The label itself is kept as its own piece of data: it says whose turn it is.
+    assert f.cases["status_label"].tolist() == ["Work in progress", "Answered", None]
     (p,) = f.errors
     assert p.cell == "Cases!D4"
     assert "Case (工单), Phone (电话), Chat (在线聊天), Email (邮件)" in p.message
@@ -175,10 +177,14 @@ def test_enums_accept_seller_central_labels_and_list_allowed_values():
 
 def test_required_values_and_resolved_at_when_resolved():
     f = frame_of(grid([case(Summary=None), case(Status="Resolved")]))
-    assert [(p.code, p.cell) for p in f.errors] == [
+    # Summary is required but no flag needs it: a warning, the row is still judged.
+    assert [(p.code, p.cell) for p in f.errors] == [("resolved-at-missing", "Cases!L3")]
+    assert [(p.code, p.cell) for p in f.warnings] == [
         ("required", "Cases!S2"),
-        ("resolved-at-missing", "Cases!L3"),
+        ("no-resolution", "Cases!T3"),
     ]
+    assert f.cases["_invalid"].tolist() == [False, True]
+    assert f.cases["_defaults"].tolist() == [("Summary",), ()]
 
 
 def test_order_of_dates_and_the_future():
@@ -236,10 +242,14 @@ def test_follow_ups_must_be_whole_and_not_negative():
             ]
         )
     )
-    assert [(p.code, p.cell) for p in f.errors] == [
+    # Warnings: the row is judged with Follow-ups 0 rather than hidden as INVALID.
+    assert f.errors == []
+    assert [(p.code, p.cell) for p in f.warnings] == [
         ("not-a-number", "Cases!K2"),
         ("below-minimum", "Cases!K3"),
     ]
+    assert f.cases["Follow-ups"].isna().tolist()[:2] == [True, True]
+    assert f.cases["_defaults"].tolist() == [("Follow-ups",), ("Follow-ups",), (), ()]
     assert f.cases["Follow-ups"].tolist()[2:] == [3, 2]
 
 
@@ -424,19 +434,16 @@ def test_every_problem_code_is_worded_as_before():
         case(Summary=None),
         case(Owner=CellError("#N/A")),
         case(),
+        case(Status="Needs your attention"),
+        case(Status="Pending Amazon action", Last_Reply_At=NOW - 1 * H),
+        case(Promised_By=NOW - 48 * H),
     ]
-    g = grid(cases)
+    g = grid(cases, headers=[*HEADERS, "Promised By"])
     g.far_cells = [(4999, 2, "junk")]
     g.unsaved_formulas = {(19, HEADERS.index("Summary")), (19, HEADERS.index("Owner"))}
     found = [(p.severity, p.code, p.cell, p.message) for p in frame_of(g).problems]
+    # Only the fields a flag needs make errors; the others are warnings, judged by default.
     assert found == [
-        (
-            "error",
-            "not-a-number",
-            "Cases!K2",
-            'Follow-ups "x" is not a whole number; type a count such as 0, 1 or 2.',
-        ),
-        ("error", "below-minimum", "Cases!K3", 'Follow-ups "-1" cannot be below 0.'),
         (
             "error",
             "date-out-of-range",
@@ -470,12 +477,6 @@ def test_every_problem_code_is_worded_as_before():
         (
             "error",
             "unknown-value",
-            "Cases!B10",
-            'Marketplace "Mars" is not one of: US, CA, MX, BR, UK, DE, FR, IT, ES, NL, SE, PL, BE, TR, AE, SA, EG, IN, JP, AU, SG, IE, ZA.',
-        ),
-        (
-            "error",
-            "unknown-value",
             "Cases!D10",
             'Channel "Seller Forums" is not one of: Case (工单), Phone (电话), Chat (在线聊天), Email (邮件).',
         ),
@@ -497,19 +498,6 @@ def test_every_problem_code_is_worded_as_before():
             "Cases!J15",
             'Last Reply At "2026-11-21 18:00" is in the future (after 2026-11-20 18:00); check the date.',
         ),
-        ("error", "required", "Cases!S18", "Summary is empty; every case needs it."),
-        (
-            "error",
-            "cell-error",
-            "Cases!R19",
-            'Owner holds the spreadsheet error "#N/A"; fix the formula or type the value.',
-        ),
-        (
-            "error",
-            "formula-no-result",
-            "Cases!S20",
-            "Summary is a formula with no saved result; open and save the workbook in Excel.",
-        ),
         (
             "warning",
             "far-cell",
@@ -518,9 +506,22 @@ def test_every_problem_code_is_worded_as_before():
         ),
         (
             "warning",
+            "not-a-number",
+            "Cases!K2",
+            'Follow-ups "x" is not a whole number; type a count such as 0, 1 or 2.',
+        ),
+        ("warning", "below-minimum", "Cases!K3", 'Follow-ups "-1" cannot be below 0.'),
+        (
+            "warning",
             "case-id-format",
             "Cases!A8",
             'Case ID "CHAT-7" is not an Amazon case ID (8 to 12 digits); fine for a phone or chat contact logged under the team\'s own ID.',
+        ),
+        (
+            "warning",
+            "unknown-value",
+            "Cases!B10",
+            'Marketplace "Mars" is not one of: US, CA, MX, BR, UK, DE, FR, IT, ES, NL, SE, PL, BE, TR, AE, SA, EG, IN, JP, AU, SG, IE, ZA.',
         ),
         (
             "warning",
@@ -552,11 +553,42 @@ def test_every_problem_code_is_worded_as_before():
             "Cases!L17",
             "Resolved At is filled but the case is open; if it was reopened, clear Resolved At.",
         ),
+        ("warning", "required", "Cases!S18", "Summary is empty; every case needs it."),
+        (
+            "warning",
+            "cell-error",
+            "Cases!R19",
+            'Owner holds the spreadsheet error "#N/A"; fix the formula or type the value.',
+        ),
         (
             "warning",
             "formula-no-result",
             "Cases!R20",
             "Owner is a formula with no saved result; open and save the workbook in Excel.",
+        ),
+        (
+            "warning",
+            "formula-no-result",
+            "Cases!S20",
+            "Summary is a formula with no saved result; open and save the workbook in Excel.",
+        ),
+        (
+            "warning",
+            "status-turn-mismatch",
+            "Cases!F21",
+            'Status "Needs your attention" says the reply is ours, but Last Reply At is empty or before Last Sent At; caseloop follows Status: fill Last Reply At with when Amazon last answered.',
+        ),
+        (
+            "warning",
+            "status-turn-mismatch",
+            "Cases!F22",
+            'Status "Pending Amazon action" says Amazon is working on it, but Last Sent At is before Last Reply At; caseloop follows Status: fill Last Sent At with when we last wrote to Amazon.',
+        ),
+        (
+            "warning",
+            "promised-before-opened",
+            "Cases!U23",
+            'Promised By "2026-11-18 18:00" is before Opened At "2026-11-20 16:00"; check the date (the channel\'s reply target is used meanwhile).',
         ),
     ]
     assert {p[1] for p in found} | {"resolved-at-missing"} == set(CATALOGUE)

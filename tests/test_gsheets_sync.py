@@ -107,7 +107,7 @@ def test_the_commands_on_a_google_sheet_url(fake_sheets: FakeSheetsServer, tmp_p
 
     result = runner.invoke(main, ["sync", url, "--credentials", creds, "--now", NOW], obj=obj)
     assert result.exit_code == 0, result.output
-    assert "Wrote 'Status' (30 rows" in result.output
+    assert "Wrote 'Status' (35 rows" in result.output
     assert [r.kind for r in fake_sheets.log] == ["metadata", "values", "batchUpdate"]
     out = tmp_path / "excel.xlsx"
     assert (
@@ -132,4 +132,4 @@ def test_the_commands_on_a_google_sheet_url(fake_sheets: FakeSheetsServer, tmp_p
     validate = runner.invoke(
         main, ["validate", f"gsheet:{KEY}", "--credentials", creds, "--now", NOW], obj=obj
     )
-    assert validate.exit_code == 1 and "Cases!B126: Opened At" in validate.output
+    assert validate.exit_code == 1 and "Cases!B129: Opened At" in validate.output

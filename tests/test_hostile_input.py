@@ -463,9 +463,12 @@ def test_bad_dates_name_their_cell_and_the_rest_still_syncs(tmp_path: Path) -> N
         assert shown["Flag"] == "INVALID" and f"Cases!G{row}" in shown["Notes"]
 
 
-def _cells_workbook(path: Path) -> tuple[Path, dict[str, str], dict[str, dict[str, Any]]]:
+def _cells_workbook(
+    path: Path,
+) -> tuple[Path, dict[str, str], dict[str, dict[str, Any]], dict[str, str]]:
     """One row per hostile cell. Returns the log, {Case ID: cell that must be named} for the rows
-    that are errors, and {Case ID: expected Status values} for the rows that must sync."""
+    that are errors, {Case ID: expected Status values} for the rows that must sync, and
+    {Case ID: cell named as a warning} for the rows judged with a default (they sync too)."""
     long_text = "长" * 10 + "x" * (32767 - 10)
     rows: list[tuple[dict[str, Any], str | None, dict[str, Any]]] = [
         # (case, the cell named when it is an error, Status values when it is valid)
@@ -476,9 +479,10 @@ def _cells_workbook(path: Path) -> tuple[Path, dict[str, str], dict[str, dict[st
         (case(Case_ID="12345678905"), None, {}),
         (case(Case_ID="12345678905"), "A", {}),  # the duplicate: the second row is named
         (case(Case_ID="12345678906", Owner=12345), None, {"Owner": "12345"}),
-        (case(Case_ID="12345678907", Marketplace=1), "B", {}),
-        (case(Case_ID="12345678908", Follow_ups="two"), "K", {}),
-        (case(Case_ID="12345678909", Follow_ups=-1), "K", {}),
+        # Fields no flag needs: a warning, and the row is judged with their default.
+        (case(Case_ID="12345678907", Marketplace=1), "warn B", {}),
+        (case(Case_ID="12345678908", Follow_ups="two"), "warn K", {"Follow-ups": 0}),
+        (case(Case_ID="12345678909", Follow_ups=-1), "warn K", {"Follow-ups": 0}),
         (case(Case_ID="12345678910", Owner=long_text), None, {"Owner": long_text}),
         (case(Case_ID="12345678911", Owner="李伟 😀👩‍👩‍👧‍👦"), None, {"Owner": "李伟 😀👩‍👩‍👧‍👦"}),
         (case(Case_ID="12345678912", Owner="שלום مرحبا"), None, {"Owner": "שלום مرحبا"}),
@@ -507,13 +511,18 @@ def _cells_workbook(path: Path) -> tuple[Path, dict[str, str], dict[str, dict[st
     errors = {
         str(case_id): f"Cases!{letter}{r}"
         for r, (values, letter, _) in enumerate(rows, start=2)
-        if letter
+        if letter and not letter.startswith("warn")
         for case_id in [values["Case ID"]]
+    }
+    warned = {
+        str(values["Case ID"]): f"Cases!{letter.split()[1]}{r}"
+        for r, (values, letter, _) in enumerate(rows, start=2)
+        if letter and letter.startswith("warn")
     }
     valid = {
         shown.get("Case ID", values["Case ID"]): shown
         for values, letter, shown in rows
-        if not letter
+        if not letter or letter.startswith("warn")
     }
     valid.pop("12345678905")  # its twin makes both rows of one case ID: only the first syncs
     for offset, (case_id, header, formula, cached, fmt) in enumerate(formula_rows):
@@ -523,28 +532,34 @@ def _cells_workbook(path: Path) -> tuple[Path, dict[str, str], dict[str, dict[st
         sheet.write_formula(r, col(header), formula, fmt, cached)
         letter = chr(ord("A") + col(header))
         if isinstance(cached, str) and cached.startswith("#"):
-            errors[case_id] = f"Cases!{letter}{r + 1}"
+            # Owner is no field a flag needs: its error cell is a warning, the row still syncs.
+            if header == "Owner":
+                warned[case_id] = f"Cases!{letter}{r + 1}"
+                valid[case_id] = {}
+            else:
+                errors[case_id] = f"Cases!{letter}{r + 1}"
     valid["12345678952"] = {"Owner": "Li Wei"}
     valid["12345678953"] = {"Follow-ups": 2}
     valid["12345678954"] = {"Open (h)": 8.5}
     book.add_worksheet("Lists").write_column(0, 0, ["Listing", "Payments"])
     book.close()
-    return path, errors, valid
+    return path, errors, valid, warned
 
 
 def test_hostile_cells_are_named_and_every_valid_row_still_syncs(tmp_path: Path) -> None:
-    log, errors, valid = _cells_workbook(tmp_path / "log.xlsx")
+    log, errors, valid, warned = _cells_workbook(tmp_path / "log.xlsx")
     result = run("validate", log, "--now", NOW_TEXT, "--format", "json")
     assert result.exit_code == 1
     report = json.loads(result.stdout)
     named = {p["cell"] for p in report["errors"]}
     assert set(errors.values()) <= named, set(errors.values()) - named
+    assert set(warned.values()) <= {p["cell"] for p in report["warnings"]}
     assert report["invalid_rows"] == len(errors)
-    messages = {p["cell"]: p["message"] for p in report["errors"]}
+    messages = {p["cell"]: p["message"] for p in report["errors"] + report["warnings"]}
     assert "shortened to scientific notation" in messages[errors["1.23457E+10"]]
     assert "is also in row 6" in messages[errors["12345678905"]]
     assert 'holds the spreadsheet error "#N/A"' in messages[errors["12345678950"]]
-    assert 'holds the spreadsheet error "#REF!"' in messages[errors["12345678951"]]
+    assert 'holds the spreadsheet error "#REF!"' in messages[warned["12345678951"]]
 
     table = _sync_in_place(log)
     invalid_notes = [r["Notes"] for r in table if r["Flag"] == "INVALID"]
@@ -561,7 +576,7 @@ def test_hostile_cells_are_named_and_every_valid_row_still_syncs(tmp_path: Path)
 
 def test_the_status_tab_cells_keep_their_text_exactly(tmp_path: Path) -> None:
     """Long, emoji, RTL and formula-like text come back from the file exactly, as text."""
-    log, _, valid = _cells_workbook(tmp_path / "log.xlsx")
+    log, _, valid, _ = _cells_workbook(tmp_path / "log.xlsx")
     assert run("sync", log, "--now", NOW_TEXT).exit_code == 0
     sheet = openpyxl.load_workbook(log)["Status"]
     owners = {row[0].value: row[4] for row in sheet.iter_rows(min_row=3) if row[0].value in valid}

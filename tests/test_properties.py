@@ -217,7 +217,10 @@ def test_the_rules_keep_their_invariants(grid: Grid) -> None:
         if case["flag"] == "INVALID":
             assert any(p.row == case["_row"] for p in frame.errors)
     closed = judged["Status"].eq("Closed") & valid
-    assert judged.loc[closed, "flag"].isna().all(), "Closed cases never show"
+    resolved = closed & judged["Resolution"].notna()
+    assert judged.loc[resolved, "flag"].isna().all(), "Closed cases with a Resolution never show"
+    shown_closed = judged.loc[closed & judged["shown"].astype(bool), "flag"]
+    assert shown_closed.eq("REOPEN").all(), "a Closed case shows only to be reopened"
 
 
 @PROPERTY_SETTINGS

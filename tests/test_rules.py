@@ -8,18 +8,25 @@ import pytest
 
 from caseloop.config import load_rules, load_schema
 from caseloop.frame import build_frame
+from caseloop.ports import CellError
 from caseloop.rules import evaluate
 
-from caselog import NOW, case, grid
+from caselog import HEADERS, NOW, case, grid
 
 SCHEMA, RULES = load_schema(), load_rules()
 AS_OF = pd.Timestamp(NOW)
 H = dt.timedelta(hours=1)
+D = dt.timedelta(days=1)
+# The default test log plus the columns of issue 10.
+COLUMNS = [*HEADERS, "Store", "Promised By", "Deadline Type"]
+
+
+def read(*cases, rules=RULES):
+    return build_frame(grid(list(cases), headers=COLUMNS), SCHEMA, rules, AS_OF)
 
 
 def judge(*cases, rules=RULES):
-    frame = build_frame(grid(list(cases)), SCHEMA, rules, AS_OF)
-    return evaluate(frame.cases, rules, AS_OF)
+    return evaluate(read(*cases, rules=rules).cases, rules, AS_OF)
 
 
 def flags(*cases, rules=RULES):
@@ -79,20 +86,31 @@ def test_escalate_after_two_follow_ups_past_target():
     ) == ["OVERDUE", "ESCALATE"]
 
 
-def test_escalate_when_open_longer_than_the_priority_limit():
+def test_escalate_when_open_longer_than_the_priority_limit_and_amazon_is_past_target():
     # Payments default to High (72 h); an explicit Low priority allows 336 h.
     out = flags(
-        case(Category="Payments", Opened_At=NOW - 73 * H, Last_Reply_At=NOW - 1 * H),
+        case(Category="Payments", Opened_At=NOW - 73 * H, Last_Sent_At=NOW - 25 * H),
         case(
-            Category="Payments", Priority="Low", Opened_At=NOW - 73 * H, Last_Reply_At=NOW - 1 * H
+            Category="Payments", Priority="Low", Opened_At=NOW - 73 * H, Last_Sent_At=NOW - 25 * H
         ),
+        # Open too long, but Amazon is within its target: wait.
+        case(Category="Payments", Opened_At=NOW - 73 * H, Last_Sent_At=NOW - 1 * H),
     )
-    assert out == ["ESCALATE", "OUR TURN"]
+    assert out == ["ESCALATE", "OVERDUE", "ON TRACK"]
 
 
-def test_recurring_problem_escalates_the_open_cases():
-    asin = "B0TESTASIN"
+def test_no_escalation_on_our_turn_whatever_the_age():
     out = judge(
+        case(Category="Payments", Opened_At=NOW - 128 * H, Last_Reply_At=NOW - 105 * H),
+        case(Opened_At=NOW - 128 * H, Last_Reply_At=NOW - 1 * H, Follow_ups=5),
+    )
+    assert out["flag"].tolist() == ["OUR TURN", "OUR TURN"]
+    assert not out["needs_escalation"].any()
+    assert out["our_turn_over_limit"].tolist() == [True, False]  # High 72 h vs Normal 168 h
+
+
+def _recurring(*last, asin="B0TESTASIN"):
+    return (
         case(
             Category="Listing",
             ASIN=asin,
@@ -107,11 +125,39 @@ def test_recurring_problem_escalates_the_open_cases():
             Status="Closed",
             Resolved_At=NOW - 9 * 24 * H,
         ),
-        case(Category="Listing", ASIN=asin, Opened_At=NOW - 1 * H),
-        case(Category="Listing", ASIN="B0OTHERASN", Opened_At=NOW - 1 * H),
+        *last,
     )
-    assert out["flag"].tolist()[2:] == ["ESCALATE", "ON TRACK"]
-    assert out.iloc[2]["recurring_key"] == f"ASIN {asin}"
+
+
+def test_recurring_is_a_note_until_amazon_is_past_target():
+    asin = "B0TESTASIN"
+    out = judge(
+        *_recurring(
+            case(Category="Listing", ASIN=asin, Opened_At=NOW - 8 * H),
+            case(Category="Listing", ASIN="B0OTHERASN", Opened_At=NOW - 8 * H),
+        )
+    )
+    assert out["flag"].tolist()[2:] == ["ON TRACK", "ON TRACK"]
+    third = out.iloc[2]
+    assert third["recurring"] and third["recurring_key"] == f"ASIN {asin}"
+    assert third["recurring_count"] == 3
+
+
+def test_recurring_escalates_on_amazons_turn_past_target_quoting_every_related_id():
+    asin = "B0TESTASIN"
+    out = judge(
+        *_recurring(
+            case(
+                Category="Listing", ASIN=asin, Opened_At=NOW - 30 * H, Related_Cases="10000000001"
+            ),
+            case(Category="Listing", ASIN=asin, Opened_At=NOW - 30 * H, Last_Reply_At=NOW - H),
+        )
+    )
+    # The fourth is the same problem opened again: a duplicate of the third.
+    assert out["flag"].tolist()[2:] == ["ESCALATE", "DUPLICATE"]
+    ids = out["Case ID"].tolist()
+    # The two earlier cases, the other open one and the linked ID that is not in the log.
+    assert out.iloc[2]["related_all"] == sorted([ids[0], ids[1], ids[3], "10000000001"])
 
 
 def test_recurring_needs_the_window():
@@ -137,8 +183,13 @@ def test_recurring_needs_the_window():
 
 
 def test_recurring_by_a_chain_of_related_cases():
-    out = flags(case(Opened_At=NOW - 1 * H, Related_Cases="11111111111, 22222222222"))
-    assert out == ["ESCALATE"]
+    out = judge(
+        case(Opened_At=NOW - 1 * H, Related_Cases="11111111111, 22222222222"),
+        case(Opened_At=NOW - 30 * H, Related_Cases="33333333333, 44444444444"),
+    )
+    assert out["flag"].tolist() == ["ON TRACK", "ESCALATE"]
+    assert out["recurring"].all()
+    assert out.iloc[0]["related_all"] == ["11111111111", "22222222222"]
 
 
 def test_deadline_within_warning_hours_or_passed():
@@ -165,11 +216,11 @@ def test_severity_order_keeps_the_worst_and_notes_keep_the_rest():
     assert out["overdue"] and out["missing_info"]
 
 
-def test_resolved_shows_for_seven_days_and_closed_never():
+def test_resolved_shows_for_seven_days_and_closed_with_a_resolution_never():
     out = judge(
         case(Status="Resolved", Opened_At=NOW - 200 * H, Resolved_At=NOW - 6 * 24 * H),
         case(Status="Resolved", Opened_At=NOW - 300 * H, Resolved_At=NOW - 8 * 24 * H),
-        case(Status="Closed", Opened_At=NOW - 100 * H, Resolved_At=NOW - 1 * H),
+        case(Status="Closed", Opened_At=NOW - 100 * H, Resolved_At=NOW - 1 * H, Resolution="Fixed"),
     )
     assert out["flag"].tolist() == ["RESOLVED", None, None]
     assert out["shown"].tolist() == [True, False, False]
@@ -217,3 +268,265 @@ def test_waiting_counts_real_hours_across_a_daylight_saving_change():
 
 def test_a_deadline_exactly_48_hours_away_is_not_yet_deadline():
     assert flags(case(Deadline=NOW + 48 * H)) == ["ON TRACK"]
+
+
+# -- issue 10: Seller Central's status labels ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "label, turn",
+    [
+        ("Answered", "us"),
+        ("Needs your attention", "us"),
+        ("需要您关注", "us"),
+        ("已回复", "us"),
+        ("Work in progress", "amazon"),
+        ("Pending Amazon action", "amazon"),
+        ("等待亚马逊处理", "amazon"),
+        ("Reopened", "amazon"),
+    ],
+)
+def test_seller_central_labels_carry_the_turn(label, turn):
+    # Timestamps that agree with the label: no warning.
+    times = (
+        {"Last_Reply_At": NOW - 3 * H}
+        if turn == "us"
+        else {"First_Reply_At": NOW - 5 * H, "Last_Sent_At": NOW - 3 * H}
+    )
+    frame = read(case(Status=label, Opened_At=NOW - 9 * H, **times))
+    out = evaluate(frame.cases, RULES, AS_OF).iloc[0]
+    assert (out["Status"], out["whose_turn"], out["turn_source"]) == ("Open", turn, "status")
+    assert out["status_label"] is not None
+    assert frame.problems == []
+
+
+def test_plain_open_takes_the_turn_from_the_timestamps():
+    out = judge(case(Status="Open"), case(Status="处理中", Last_Reply_At=NOW - H))
+    assert out["whose_turn"].tolist() == ["amazon", "us"]
+    assert out["turn_source"].tolist() == ["timestamps", "timestamps"]
+    assert out["status_label"].isna().all()
+
+
+def test_a_label_that_disagrees_with_the_timestamps_wins_and_names_the_timestamp_to_fill():
+    frame = read(
+        # Needs your attention, but Amazon never answered by the timestamps.
+        case(Status="Needs your attention", Opened_At=NOW - 30 * H),
+        # Pending Amazon action, but Amazon answered after our last message.
+        case(Status="Pending Amazon action", Opened_At=NOW - 30 * H, Last_Reply_At=NOW - 20 * H),
+    )
+    out = evaluate(frame.cases, RULES, AS_OF)
+    assert out["whose_turn"].tolist() == ["us", "amazon"]
+    assert out["flag"].tolist() == ["OUR TURN", "DUE SOON"]  # waiting 20 h of 24 since the reply
+    assert [(p.severity, p.code, p.cell) for p in frame.problems] == [
+        ("warning", "status-turn-mismatch", "Cases!F2"),
+        ("warning", "status-turn-mismatch", "Cases!F3"),
+    ]
+    assert "fill Last Reply At" in frame.problems[0].message
+    assert "fill Last Sent At" in frame.problems[1].message
+
+
+# -- issue 10: duplicates and reopen --------------------------------------------------------------
+
+
+def test_duplicate_on_every_open_case_of_a_problem_but_the_oldest():
+    asin = "B0DUPLICATE"[:10]
+    out = judge(
+        case(Category="Listing", ASIN=asin, Opened_At=NOW - 5 * H),
+        case(Category="Listing", ASIN=asin, Opened_At=NOW - 20 * H),  # the oldest: DUE SOON
+        case(Category="Listing", ASIN=asin, Opened_At=NOW - 2 * H),
+        # Not the same problem: another category, or closed.
+        case(Category="FBA inventory", ASIN=asin, Opened_At=NOW - 2 * H),
+        case(
+            Category="Listing",
+            ASIN=asin,
+            Status="Closed",
+            Opened_At=NOW - 60 * H,
+            Resolved_At=NOW - 50 * H,
+            Resolution="Fixed",
+        ),
+    )
+    ids = out["Case ID"].tolist()
+    assert out["flag"].tolist() == ["DUPLICATE", "DUE SOON", "DUPLICATE", "ON TRACK", None]
+    assert out["duplicate_of"].tolist()[:4] == [ids[1], None, ids[1], None]
+    assert out.iloc[1]["duplicates"] == sorted([ids[0], ids[2]])
+
+
+def test_duplicate_through_related_cases_and_above_overdue():
+    first = case(Opened_At=NOW - 40 * H)
+    out = judge(
+        first,
+        case(Category="Payments", Opened_At=NOW - 30 * H, Related_Cases=first["Case ID"]),
+    )
+    assert out["flag"].tolist() == ["OVERDUE", "DUPLICATE"]
+    assert out.iloc[1]["overdue"]  # the worse flag shows, the condition stays for Notes
+
+
+@pytest.mark.parametrize(
+    "closed_days_ago, resolution, expected",
+    [(3, None, "REOPEN"), (14, None, "REOPEN"), (14.1, None, None), (3, "Refund issued", None)],
+)
+def test_reopen_a_closed_unresolved_case_inside_the_window(closed_days_ago, resolution, expected):
+    out = judge(
+        case(
+            Status="Closed",
+            Opened_At=NOW - 20 * D,
+            Resolved_At=NOW - closed_days_ago * D,
+            Resolution=resolution,
+        )
+    )
+    assert out["flag"].tolist() == [expected]
+
+
+def test_no_reopen_when_an_open_case_already_carries_the_problem():
+    closed = case(
+        Category="Listing",
+        ASIN="B0REOPENED",
+        Status="Closed",
+        Opened_At=NOW - 5 * D,
+        Resolved_At=NOW - 3 * D,
+    )
+    again = case(Category="Listing", ASIN="B0REOPENED", Opened_At=NOW - 2 * D)
+    assert flags(closed, again)[0] is None
+    assert flags(closed)[0] == "REOPEN"
+
+
+# -- issue 10: phone and chat, promised dates ----------------------------------------------------
+
+
+def test_phone_target_runs_only_until_the_first_answer():
+    out = judge(
+        # A finished callback 2.5 h ago; we sent the documents the agent asked for right after.
+        case(
+            Channel="Phone",
+            Opened_At=NOW - 3 * H,
+            First_Reply_At=NOW - 2.5 * H,
+            Last_Sent_At=NOW - 2.4 * H,
+        ),
+        case(Channel="Phone", Opened_At=NOW - 2 * H),  # no callback yet
+        case(
+            Channel="Chat",
+            Opened_At=NOW - 26 * H,
+            First_Reply_At=NOW - 26 * H,
+            Status="Work in progress",
+        ),
+    )
+    assert out["target_hours"].tolist() == [24, 1, 24]
+    assert out["flag"].tolist() == ["ON TRACK", "OVERDUE", "OVERDUE"]
+
+
+def test_promised_by_replaces_the_target_on_amazons_turn():
+    sent = NOW - 30 * H
+    out = judge(
+        case(Opened_At=sent, Promised_By=NOW + 10 * H),  # target 40 h: 30 of 40 = 75 %
+        case(Opened_At=sent, Promised_By=NOW + 20 * H),  # 30 of 50
+        case(Opened_At=sent, Promised_By=NOW - 1 * H),  # the promise passed
+        case(Opened_At=sent, Promised_By=NOW + 20 * H, Last_Reply_At=NOW - H),  # our turn
+    )
+    assert out["flag"].tolist() == ["DUE SOON", "ON TRACK", "OVERDUE", "OUR TURN"]
+    assert out["due_at"].tolist()[:3] == [
+        pd.Timestamp(NOW + 10 * H),
+        pd.Timestamp(NOW + 20 * H),
+        pd.Timestamp(NOW - 1 * H),
+    ]
+    assert out["target_hours"].tolist() == [40, 50, 29, 24]
+    assert pd.isna(out.iloc[3]["promised_by"])
+
+
+def test_promised_by_before_opened_at_is_named_and_ignored():
+    frame = read(case(Opened_At=NOW - 30 * H, Promised_By=NOW - 40 * H))
+    (p,) = frame.problems
+    assert (p.severity, p.code, p.cell) == ("warning", "promised-before-opened", "Cases!V2")
+    out = evaluate(frame.cases, RULES, AS_OF).iloc[0]
+    assert (out["flag"], out["target_hours"]) == ("OVERDUE", 24)
+    assert out["judged_with_defaults"] == ["Promised By"]
+
+
+# -- issue 10: deadlines by kind -------------------------------------------------------------------
+
+
+def test_a_to_z_deadline_is_computed_per_marketplace():
+    opened = NOW - 10 * H
+    out = judge(
+        case(Marketplace="US", Opened_At=opened, Deadline_Type="A-to-z"),
+        case(Marketplace="UK", Opened_At=opened, Deadline_Type="A-to-z索赔"),
+        case(Marketplace="DE", Opened_At=opened, Deadline_Type="A-to-z"),  # the default window
+        case(Marketplace="UK", Opened_At=opened, Deadline_Type="Chargeback"),
+        case(Marketplace="US", Opened_At=opened, Deadline_Type="Appeal"),  # no window
+        case(Marketplace="UK", Opened_At=opened, Deadline_Type="A-to-z", Deadline=NOW + 100 * H),
+    )
+    assert out["deadline_at"].tolist()[:4] == [
+        pd.Timestamp(opened + 72 * H),
+        pd.Timestamp(opened + 48 * H),
+        pd.Timestamp(opened + 72 * H),
+        pd.Timestamp(opened + 168 * H),
+    ]
+    assert pd.isna(out.iloc[4]["deadline_at"])
+    assert out.iloc[5]["deadline_at"] == pd.Timestamp(NOW + 100 * H)  # a typed Deadline wins
+    assert out["deadline_computed"].tolist() == [True, True, True, True, False, False]
+    assert out["deadline_kind"].tolist()[:2] == ["A-to-z", "A-to-z"]
+    # US: 62 h left; UK: 38 h left, inside deadline_warn_hours.
+    assert out["flag"].tolist() == [
+        "ON TRACK",
+        "DEADLINE",
+        "ON TRACK",
+        "ON TRACK",
+        "ON TRACK",
+        "ON TRACK",
+    ]
+
+
+def test_a_passed_deadline_is_marked_passed():
+    out = judge(case(Opened_At=NOW - 10 * D, Deadline_Type="Chargeback", Marketplace="US"))
+    row = out.iloc[0]
+    assert (row["flag"], row["deadline_passed"]) == ("DEADLINE", True)
+    assert row["deadline_hours_left"] == -3 * 24
+
+
+def test_an_unknown_deadline_type_is_a_warning_naming_the_cell():
+    frame = read(case(Deadline_Type="Lawsuit"))
+    (p,) = frame.problems
+    assert (p.severity, p.code, p.cell) == ("warning", "unknown-value", "Cases!W2")
+    assert "A-to-z" in p.message
+    assert evaluate(frame.cases, RULES, AS_OF)["flag"].tolist() == ["ON TRACK"]
+
+
+# -- issue 10: never hide an alert ----------------------------------------------------------------
+
+
+def test_bad_follow_ups_and_a_near_deadline_still_show_deadline():
+    frame = read(case(Follow_ups="2次", Deadline=NOW + 10 * H, Marketplace="亚马逊美国"))
+    assert {(p.severity, p.code) for p in frame.problems} == {
+        ("warning", "not-a-number"),
+        ("warning", "unknown-value"),
+    }
+    out = evaluate(frame.cases, RULES, AS_OF).iloc[0]
+    assert out["flag"] == "DEADLINE"
+    assert out["judged_with_defaults"] == ["Marketplace", "Follow-ups"]
+    assert out["follow_ups"] == 0
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [
+        {"Category": "账号"},
+        {"Priority": "Urgent"},
+        {"Owner": CellError("#N/A")},
+        {"Summary": None},
+        {"Follow_ups": -1},
+    ],
+)
+def test_a_broken_field_the_flag_does_not_need_is_judged_with_its_default(broken):
+    out = judge(case(Opened_At=NOW - 30 * H, **broken)).iloc[0]
+    assert out["flag"] == "OVERDUE"
+    assert len(out["judged_with_defaults"]) == 1
+
+
+def test_a_row_whose_turn_cannot_be_read_is_invalid_unless_a_deadline_is_near():
+    out = judge(
+        case(Channel="Fax"),
+        case(Channel="Fax", Deadline=NOW + 5 * H),
+        case(Last_Reply_At="yesterday", Deadline=NOW - 5 * H),
+        case(Status="Closed", Channel="Fax", Deadline=NOW + 5 * H),
+    )
+    assert out["flag"].tolist() == ["INVALID", "DEADLINE", "DEADLINE", "INVALID"]
+    assert out["_invalid"].all()

@@ -11,7 +11,7 @@ def test_schema_is_a_valid_frictionless_table_schema():
     schema = Schema.from_descriptor(str(DEFAULT_SCHEMA))
     report = schema.metadata_validate(schema.to_descriptor())
     assert [e.message for e in report] == []
-    assert len(schema.fields) == 22
+    assert len(schema.fields) == 24  # with Promised By and Deadline Type
 
 
 def test_every_field_has_a_chinese_name_and_required_columns_match_the_spec():

@@ -89,8 +89,9 @@ def test_week_numbers_by_hand():
     assert w47["first_reply_within_target"] == pytest.approx(200 / 3)
     # Resolutions 48 h and 108 h: an even count, so the median is their mean.
     assert w47["resolution_median"] == 78
-    # Case 2 has been open 204 h at as_of (Normal limit 168 h); case 5 waits on Amazon.
-    assert (w47["escalated_now"], w47["overdue_now"]) == (1, 1)
+    # Case 2 has been open 204 h at as_of (Normal limit 168 h) but Amazon answered it: our
+    # turn, so no escalation (reply first); case 5 waits on Amazon past its target.
+    assert (w47["escalated_now"], w47["overdue_now"]) == (0, 1)
     assert report.not_counted == 1
 
 
@@ -261,10 +262,16 @@ def test_breakdowns_add_up_to_the_week_row():
 
 def test_oldest_open_cases_closed_since_show_their_status():
     closed_since = case(
-        Status="Closed", Opened_At=D(2026, 11, 1, 9), Resolved_At=D(2026, 11, 23, 9)
+        Status="Closed",
+        Opened_At=D(2026, 11, 1, 9),
+        Resolved_At=D(2026, 11, 23, 9),
+        Resolution="Refunded",
     )
     report = report_for([closed_since])
     assert report.oldest["flag"].tolist() == ["Closed"]
+    # Closed without a Resolution: the flag now says it should be reopened.
+    unresolved = case(Status="Closed", Opened_At=D(2026, 11, 1, 9), Resolved_At=D(2026, 11, 23, 9))
+    assert report_for([unresolved]).oldest["flag"].tolist() == ["REOPEN"]
 
 
 def test_a_week_that_has_not_started_is_refused():

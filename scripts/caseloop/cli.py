@@ -271,8 +271,10 @@ def sync(
     progress(f"writing the {model.title!r} tab ...")
     result = write(loaded, [model])
     if not quiet:
+        problems = f"; {view.data_problems} with data problems" if view.data_problems else ""
         click.echo(
-            f"Wrote {model.title!r} ({len(view.rows)} rows: {counts or 'none'}) into {result.target}."
+            f"Wrote {model.title!r} ({len(view.rows)} rows: {counts or 'none'}{problems}) "
+            f"into {result.target}."
         )
         _tell_backup(click.echo, result.backup)
         if view.invalid_rows:

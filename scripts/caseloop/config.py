@@ -38,6 +38,8 @@ FLAG_ORDER = (
     "INVALID",
     "DEADLINE",
     "ESCALATE",
+    "DUPLICATE",
+    "REOPEN",
     "OVERDUE",
     "OUR TURN",
     "NEEDS INFO",
@@ -161,6 +163,8 @@ class FlagInfo:
     action_zh: str
     font_color: str | None = None
     late_color: str | None = None
+    action_passed: str | None = None  # DEADLINE once it has passed
+    action_passed_zh: str | None = None
 
 
 @dataclass(frozen=True)
@@ -182,6 +186,16 @@ class Rules:
     vocab: dict[str, dict[str, str]]
     # column name → {canonical English value → Chinese label}
     zh_labels: dict[str, dict[str, str]]
+    after_live_answer_hours: float = 24.0
+    reopen_window_days: float = 14.0
+    # Seller Central's status label → whose turn it says ("us" or "amazon").
+    status_label_turns: dict[str, str] = field(default_factory=dict)
+    # normalized text → Seller Central label (English), and label → its Chinese words.
+    status_label_vocab: dict[str, str] = field(default_factory=dict)
+    status_label_zh: dict[str, str] = field(default_factory=dict)
+    # Deadline Type → {marketplace or "default" → hours from Opened At}; types without a window
+    # are absent.
+    deadline_windows: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def allowed(self, column: str) -> list[str]:
         """The canonical values of an enum column, for messages."""
@@ -511,6 +525,8 @@ def load_rules(path: Path = DEFAULT_RULES) -> Rules:
             action_zh=info.get("action_zh", info["action"]),
             font_color=info.get("font_color"),
             late_color=info.get("late_color"),
+            action_passed=info.get("action_passed"),
+            action_passed_zh=info.get("action_passed_zh", info.get("action_passed")),
         )
         for name, info in data["flags"].items()
     }
@@ -520,14 +536,19 @@ def load_rules(path: Path = DEFAULT_RULES) -> Rules:
         name: {"zh": c.zh, "aliases": (data["categories"][name] or {}).get("aliases")}
         for name, c in categories.items()
     }
+    statuses, label_entries = _status_entries(data["statuses"])
+    deadline_types = data.get("deadline_types") or DEFAULT_DEADLINE_TYPES
     for column, entries in (
         ("Category", category_entries),
         ("Channel", data["channels"]),
-        ("Status", data["statuses"]),
+        ("Status", statuses),
         ("Priority", data["priorities"]),
         ("Marketplace", data["marketplaces"]),
+        ("Deadline Type", deadline_types),
     ):
         vocab[column], zh_labels[column] = _vocab(entries)
+    label_vocab, label_zh = _vocab(label_entries)
+    windows = _deadline_windows(path, deadline_types, set(data["marketplaces"]))
     return Rules(
         timezone=ZoneInfo(data.get("timezone", "Asia/Shanghai")),
         reply_targets={k: float(v) for k, v in targets.items()},
@@ -546,7 +567,66 @@ def load_rules(path: Path = DEFAULT_RULES) -> Rules:
         flags=flags,
         vocab=vocab,
         zh_labels=zh_labels,
+        after_live_answer_hours=float(data.get("after_live_answer_hours", 24)),
+        reopen_window_days=float(data.get("reopen_window_days", 14)),
+        status_label_turns={
+            name: info["turn"] for name, info in (label_entries or {}).items() if info
+        },
+        status_label_vocab=label_vocab,
+        status_label_zh=label_zh,
+        deadline_windows=windows,
     )
+
+
+# A rules file written before Deadline Type existed still reads the column: the types, no windows.
+DEFAULT_DEADLINE_TYPES: dict[str, Any] = {
+    name: None for name in ("A-to-z", "Chargeback", "Reimbursement claim", "Appeal", "Other")
+}
+
+
+def _status_entries(
+    entries: dict[str, Any],
+) -> tuple[dict[str, dict[str, Any] | None], dict[str, Any]]:
+    """The statuses with every Seller Central label of Open (and its words) as an alias of Open,
+    and those labels on their own."""
+    labels = dict((entries.get("Open") or {}).get("labels") or {})
+    statuses: dict[str, dict[str, Any] | None] = {}
+    for name, info in entries.items():
+        info = dict(info or {})
+        info.pop("labels", None)
+        if name == "Open":
+            words = [
+                str(w)
+                for label, label_info in labels.items()
+                for w in (
+                    label,
+                    (label_info or {}).get("zh"),
+                    *((label_info or {}).get("aliases") or []),
+                )
+                if w
+            ]
+            info["aliases"] = [*(info.get("aliases") or []), *words]
+        statuses[name] = info
+    return statuses, labels
+
+
+def _deadline_windows(
+    path: Path, types: dict[str, Any], marketplaces: set[str]
+) -> dict[str, dict[str, float]]:
+    """Each Deadline Type's window by marketplace; a marketplace the rules do not list is named."""
+    windows: dict[str, dict[str, float]] = {}
+    for name, info in types.items():
+        hours = (info or {}).get("window_hours") or {}
+        for key in hours:
+            if key != "default" and key not in marketplaces:
+                raise CaseloopError(
+                    f"{path}: deadline_types.{name}.window_hours names {_shown(key)}, which is "
+                    "not a marketplace of the rules file; use default or a code under "
+                    "marketplaces (US, UK ...)."
+                )
+        if hours:
+            windows[name] = {k: float(v) for k, v in hours.items()}
+    return windows
 
 
 def check_rules_fit_schema(

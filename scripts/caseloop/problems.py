@@ -55,6 +55,12 @@ CATALOGUE: dict[str, Entry] = {
     "last-before-first-reply": Entry("warning", "last_before_first_reply"),
     "open-with-resolved-at": Entry("warning", "open_with_resolved_at"),
     "no-resolution": Entry("warning", "no_resolution"),
+    "status-turn-mismatch": Entry(
+        "warning",
+        "status_turn_mismatch",
+        variants=("status_turn_mismatch_reply", "status_turn_mismatch_sent"),
+    ),
+    "promised-before-opened": Entry("warning", "promised_before_opened"),
     # The tab as a whole.
     "far-cell": Entry("warning", "far_cell"),
 }

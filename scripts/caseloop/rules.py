@@ -6,7 +6,7 @@ columns added. No I/O and no clock: the time comes in as ``as_of``.
 
 from __future__ import annotations
 
-from collections import Counter
+from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -16,12 +16,16 @@ from .config import FLAG_ORDER, Rules
 
 HOUR = pd.Timedelta(hours=1)
 AMAZON, US = "amazon", "us"
+# Channels answered live: their reply target runs only until the first answer.
+LIVE_CHANNELS = ("Phone", "Chat")
 
 # The boolean condition column behind each flag, in flag order (RESOLVED and ON TRACK aside).
 CONDITIONS = {
     "INVALID": "is_invalid",
     "DEADLINE": "deadline_near",
     "ESCALATE": "needs_escalation",
+    "DUPLICATE": "duplicate",
+    "REOPEN": "reopen",
     "OVERDUE": "overdue",
     "OUR TURN": "our_turn",
     "NEEDS INFO": "missing_info",
@@ -66,8 +70,42 @@ def reply_target_hours(cases: pd.DataFrame, rules: Rules) -> pd.Series:
     return target
 
 
-def recurring_groups(cases: pd.DataFrame, rules: Rules) -> tuple[pd.Series, pd.Series]:
-    """For each case: is it part of a recurring problem, and the key it recurs on.
+ID_COLUMNS = ("ASIN", "Order ID", "Shipment ID")
+
+
+def _optional(cases: pd.DataFrame) -> pd.DataFrame:
+    """The columns a schema or a frame built without them lacks, added empty."""
+    for name, empty in (
+        ("Promised By", pd.NaT),
+        ("Deadline Type", None),
+        ("status_label", None),
+        ("Store", None),
+        ("Summary", None),
+    ):
+        if name not in cases:
+            cases[name] = pd.Series([empty] * len(cases), index=cases.index)
+    if "_defaults" not in cases:
+        cases["_defaults"] = [()] * len(cases)
+    cases["Promised By"] = pd.to_datetime(cases["Promised By"])
+    return cases
+
+
+def problem_keys(cases: pd.DataFrame, valid: pd.Series) -> dict[str, pd.Series]:
+    """For each ID column, the key two cases share when they are about the same thing:
+    the same Category and the same ASIN, Order ID or Shipment ID (None where there is none)."""
+    keys = {}
+    for column in ID_COLUMNS:
+        has = valid & cases["Category"].notna() & cases[column].notna()
+        key = cases["Category"].astype(str) + "\x1f" + cases[column].astype(str)
+        keys[column] = key.where(has, None)
+    return keys
+
+
+def recurring_groups(
+    cases: pd.DataFrame, rules: Rules, chains: Chains | None = None
+) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """For each case: is it part of a recurring problem, the key it recurs on, and how many
+    cases of the problem were opened up to it (it the 3rd, the 4th...).
 
     A case recurs when at least ``min_cases`` cases (itself included) share its Category and
     its ASIN, Order ID or Shipment ID and were opened within ``window_days`` of it, or when a
@@ -75,12 +113,13 @@ def recurring_groups(cases: pd.DataFrame, rules: Rules) -> tuple[pd.Series, pd.S
     """
     n = len(cases)
     recurring = np.zeros(n, dtype=bool)
+    count = np.zeros(n, dtype=np.int64)
     key_of = pd.Series([None] * n, index=cases.index, dtype=object)
     window = int(pd.Timedelta(days=rules.recurring_window_days).total_seconds())
     need = rules.recurring_min_cases
     opened = cases["Opened At"]
     valid = opened.notna() & cases["Category"].notna() & ~cases["_invalid"]
-    for column in ("ASIN", "Order ID", "Shipment ID"):
+    for column in ID_COLUMNS:
         has = valid & cases[column].notna()
         if has.sum() < need:
             continue
@@ -97,20 +136,38 @@ def recurring_groups(cases: pd.DataFrame, rules: Rules) -> tuple[pd.Series, pd.S
         hi = np.searchsorted(keys, keys + window, "right")
         hit_sorted = (hi - lo) >= need
         positions = np.flatnonzero(has.to_numpy())[order]
+        # The cases of the problem opened in the window up to this one, this one included.
+        upto = np.searchsorted(keys, keys, "right") - lo
+        count[positions] = np.maximum(count[positions], np.where(hit_sorted, upto, 0))
         hit_positions = positions[hit_sorted]
         newly = hit_positions[~recurring[hit_positions]]
         recurring[hit_positions] = True
         key_of.iloc[newly] = (column + " " + cases[column].iloc[newly].astype(str)).to_numpy()
-    chains = related_chain_sizes(cases)
-    chained = (chains >= need).to_numpy() & valid.to_numpy()
+    chains = chains or related_chains(cases)
+    chained = (chains.size >= need).to_numpy() & valid.to_numpy()
     newly = chained & ~recurring
     recurring |= chained
+    count = np.where(chained, np.maximum(count, chains.size.to_numpy()), count)
     key_of[newly] = "Related Cases"
-    return pd.Series(recurring, index=cases.index), key_of
+    return (
+        pd.Series(recurring, index=cases.index),
+        key_of,
+        pd.Series(count, index=cases.index),
+    )
 
 
-def related_chain_sizes(cases: pd.DataFrame) -> pd.Series:
-    """How many cases each case's Related Cases chain links together (itself included)."""
+@dataclass
+class Chains:
+    """The chains of Related Cases: each case's chain (None when it links nothing), its size,
+    and every ID in each chain."""
+
+    root: pd.Series
+    size: pd.Series
+    members: dict[str, list[str]]
+
+
+def related_chains(cases: pd.DataFrame) -> Chains:
+    """Which Related Cases chain each case is in and how many cases it links (itself included)."""
     ids = cases["Case ID"]
     parent: dict[str, str] = {}
 
@@ -130,61 +187,270 @@ def related_chain_sizes(cases: pd.DataFrame) -> pd.Series:
             if a != b:
                 parent[a] = b
     if not parent:
-        return pd.Series(1, index=cases.index)
+        return Chains(
+            pd.Series([None] * len(cases), index=cases.index, dtype=object),
+            pd.Series(1, index=cases.index),
+            {},
+        )
     # A chain counts every ID in it, also earlier cases that are not rows of this log.
     roots = {i: root(i) for i in set(parent) | set(parent.values())}
-    sizes = Counter(roots.values())
-    size_of = {i: sizes[r] for i, r in roots.items()}
-    return ids.map(size_of).fillna(1).astype(int)
+    members: dict[str, list[str]] = {}
+    for i, r in roots.items():
+        members.setdefault(r, []).append(i)
+    for chain in members.values():
+        chain.sort()
+    size_of = {i: len(members[r]) for i, r in roots.items()}
+    return Chains(
+        ids.map(roots).astype(object).where(ids.isin(roots), None),
+        ids.map(size_of).fillna(1).astype(int),
+        members,
+    )
+
+
+def related_chain_sizes(cases: pd.DataFrame) -> pd.Series:
+    """How many cases each case's Related Cases chain links together (itself included)."""
+    return related_chains(cases).size
+
+
+def components(keys: list[np.ndarray], n: int) -> np.ndarray:
+    """Connected components of ``n`` items where items sharing a key value are linked: the
+    smallest position in each component labels it. Vectorised label propagation."""
+    heads, tails = [np.arange(n)], [np.arange(n)]
+    for key in keys:
+        has = pd.notna(key)
+        if not has.any():
+            continue
+        positions = np.flatnonzero(has)
+        codes, _ = pd.factorize(key[has])
+        _, first = np.unique(codes, return_index=True)
+        heads.append(positions)
+        tails.append(positions[first[codes]])
+    a, b = np.concatenate(heads), np.concatenate(tails)
+    labels = np.arange(n)
+    while True:
+        lowest = np.minimum(labels[a], labels[b])
+        new = labels.copy()
+        np.minimum.at(new, a, lowest)
+        np.minimum.at(new, b, lowest)
+        new = new[new]  # jump to the label's label: chains settle in a few rounds
+        if np.array_equal(new, labels):
+            return labels
+        labels = new
+
+
+def duplicate_cases(
+    cases: pd.DataFrame, is_open: pd.Series, keys: dict[str, pd.Series], chains: Chains
+) -> tuple[pd.Series, pd.Series]:
+    """Open cases about the same problem (same Category and ID, or one Related Cases chain):
+    each one but the oldest names the oldest; the oldest lists the others."""
+    duplicate_of = pd.Series([None] * len(cases), index=cases.index, dtype=object)
+    duplicates = pd.Series([[] for _ in range(len(cases))], index=cases.index, dtype=object)
+    members = cases.index[is_open.to_numpy()]
+    if len(members) < 2:
+        return duplicate_of, duplicates
+    chain_key = chains.root.where(chains.size > 1, None)
+    labels = components(
+        [k.loc[members].to_numpy(dtype=object) for k in (*keys.values(), chain_key)], len(members)
+    )
+    group = pd.DataFrame(
+        {
+            "comp": labels,
+            "opened": cases.loc[members, "Opened At"].to_numpy(),
+            "row": cases.loc[members, "_row"].to_numpy(),
+            "id": cases.loc[members, "Case ID"].to_numpy(),
+        },
+        index=members,
+    )
+    group = group[group.groupby("comp")["comp"].transform("size") >= 2]
+    if group.empty:
+        return duplicate_of, duplicates
+    group = group.sort_values(["comp", "opened", "row"])
+    oldest = ~group.duplicated("comp")
+    oldest_id = group.groupby("comp")["id"].transform("first")
+    duplicate_of[group.index[~oldest]] = oldest_id[~oldest]
+    newer = group[~oldest].groupby("comp")["id"].agg(lambda ids: sorted(ids))
+    first_rows = group[oldest]
+    duplicates[first_rows.index] = first_rows["comp"].map(newer)
+    return duplicate_of, duplicates
+
+
+def related_everywhere(
+    cases: pd.DataFrame,
+    wanted: pd.Series,
+    keys: dict[str, pd.Series],
+    chains: Chains,
+    rules: Rules,
+) -> pd.Series:
+    """For each ``wanted`` case, every other case ID about the same problem, sorted: its whole
+    Related Cases chain (also IDs not in the log) and the cases with its Category and ID opened
+    within the recurring window of it."""
+    out = pd.Series([[] for _ in range(len(cases))], index=cases.index, dtype=object)
+    rows = cases.index[wanted.to_numpy()]
+    if rows.empty:
+        return out
+    window = pd.Timedelta(days=rules.recurring_window_days)
+    pairs = []
+    for key in keys.values():
+        left = pd.DataFrame({"row": rows, "key": key.loc[rows].to_numpy()}).dropna()
+        if left.empty:
+            continue
+        left["opened"] = cases.loc[left["row"], "Opened At"].to_numpy()
+        right = pd.DataFrame(
+            {"key": key, "id": cases["Case ID"], "other": cases["Opened At"]}
+        ).dropna()
+        both = left.merge(right, on="key")
+        near = (both["other"] - both["opened"]).abs() <= window
+        pairs.append(both.loc[near, ["row", "id"]])
+    roots = chains.root.loc[rows]
+    chained = pd.DataFrame({"row": rows, "id": roots.map(chains.members).to_numpy()}).dropna()
+    pairs.append(chained.explode("id"))
+    every = pd.concat(pairs, ignore_index=True)
+    every = every[every["id"].to_numpy() != cases.loc[every["row"], "Case ID"].to_numpy()]
+    every = every.drop_duplicates()
+    if every.empty:
+        return out
+    found = every.groupby("row")["id"].agg(lambda ids: sorted(ids))
+    out[found.index] = found
+    return out
+
+
+def reopen_candidates(
+    cases: pd.DataFrame,
+    is_open: pd.Series,
+    keys: dict[str, pd.Series],
+    chains: Chains,
+    rules: Rules,
+    as_of: pd.Timestamp,
+) -> pd.Series:
+    """Closed cases without a Resolution, closed within ``reopen_window_days``, with no open
+    case on the same problem: Amazon wants them reopened, not opened again."""
+    since = as_of - pd.Timedelta(days=rules.reopen_window_days)
+    closed = (
+        cases["Status"].eq("Closed")
+        & ~cases["_invalid"]
+        & cases["Resolution"].isna()
+        & cases["Resolved At"].notna()
+        & (cases["Resolved At"] >= since)
+    )
+    if not closed.any():
+        return closed
+    chain_key = chains.root.where(chains.size > 1, None)
+    handled = pd.Series(False, index=cases.index)
+    for key in (*keys.values(), chain_key):
+        open_keys = set(key[is_open].dropna())
+        handled |= key.isin(open_keys) & key.notna()
+    return closed & ~handled
+
+
+def deadlines(cases: pd.DataFrame, rules: Rules) -> tuple[pd.Series, pd.Series]:
+    """The Deadline, or, when empty, Opened At plus the window of its Deadline Type on its
+    marketplace (rules.yaml deadline_types); and whether it was computed."""
+    window = pd.Series(np.nan, index=cases.index)
+    kind = cases["Deadline Type"]
+    for name, by_marketplace in rules.deadline_windows.items():
+        hours = cases["Marketplace"].map(by_marketplace).astype(float)
+        hours = hours.fillna(by_marketplace.get("default", np.nan))
+        window = window.mask(kind.eq(name), hours)
+    computed = cases["Deadline"].isna() & window.notna() & cases["Opened At"].notna()
+    at = cases["Deadline"].copy()
+    if computed.any():
+        at[computed] = add_hours(cases.loc[computed, "Opened At"], window[computed], rules.timezone)
+    return at, computed
 
 
 def evaluate(cases: pd.DataFrame, rules: Rules, as_of: pd.Timestamp) -> pd.DataFrame:
-    """Add whose turn, waiting, target, due at, open hours, recurring and the flag to each case."""
-    out = cases.copy()
-    is_open = out["Status"].eq("Open") & ~out["_invalid"]
+    """Add whose turn, waiting, target, due at, deadlines, duplicates, reopen, recurring and
+    the flag to each case."""
+    out = _optional(cases.copy())
+    tz = rules.timezone
+    valid = ~out["_invalid"]
+    is_open = out["Status"].eq("Open") & valid
     category_priority = out["Category"].map({n: c.priority for n, c in rules.categories.items()})
     out["priority"] = out["Priority"].where(out["Priority"].notna(), category_priority)
     out["priority"] = out["priority"].fillna("Normal")
     follow_ups = out["Follow-ups"].fillna(0).astype(int)
     out["follow_ups"] = follow_ups
+    out["judged_with_defaults"] = out["_defaults"].map(list)
 
+    # -- whose turn: Seller Central's label when there is one, else the timestamps ----------
     last_sent = out["Last Sent At"].where(out["Last Sent At"].notna(), out["Opened At"])
     last_reply = out["Last Reply At"].where(out["Last Reply At"].notna(), out["First Reply At"])
     # Amazon's turn when it never answered or we wrote after its last answer; a tie is ours.
-    amazon_turn = last_reply.isna() | (last_sent > last_reply)
+    sent_last = last_reply.isna() | (last_sent > last_reply)
+    label_turn = out["status_label"].map(rules.status_label_turns)
+    amazon_turn = label_turn.eq(AMAZON).where(label_turn.notna(), sent_last).astype(bool)
     # numpy makes None an object array; its type stubs do not list None as an array.
     out["whose_turn"] = np.where(is_open, np.where(amazon_turn, AMAZON, US), None)  # type: ignore[call-overload]
-    turn_started = last_sent.where(amazon_turn, last_reply)
+    out["turn_source"] = np.where(  # type: ignore[call-overload]
+        is_open, np.where(label_turn.notna(), "status", "timestamps"), None
+    )
+    # The turn began with whoever spoke last; a label that overrides the timestamps starts it
+    # at the latest event the row knows.
+    turn_started = last_sent.where(sent_last, last_reply)
     out["turn_started"] = turn_started.where(is_open)
-    tz = rules.timezone
     out["waiting_hours"] = elapsed_hours(as_of, turn_started, tz).where(is_open)
-    amazon_target = reply_target_hours(out, rules)
+
+    # -- Amazon's target: the channel's until a live channel answered, or Promised By -------
+    channel_target = reply_target_hours(out, rules)
+    live_answered = out["Channel"].isin(LIVE_CHANNELS) & last_reply.notna()
+    channel_target = channel_target.mask(live_answered, rules.after_live_answer_hours)
+    promised = out["Promised By"]
+    promise_hours = elapsed_hours(promised, turn_started, tz)
+    # A promise made before our last message was answered or broken already: the target runs.
+    keeps_promise = is_open & amazon_turn & promised.notna() & (promise_hours > 0)
+    amazon_target = channel_target.mask(keeps_promise, promise_hours)
     out["target_hours"] = amazon_target.where(amazon_turn, rules.our_reply_hours).where(is_open)
-    out["due_at"] = add_hours(turn_started, out["target_hours"], tz).where(is_open)
+    due_at = add_hours(turn_started, out["target_hours"], tz)
+    out["due_at"] = due_at.mask(keeps_promise, promised).where(is_open)
+    out["promised_by"] = promised.where(keeps_promise)
     out["open_hours"] = elapsed_hours(as_of, out["Opened At"], tz).where(is_open)
 
-    recurring, recurring_key = recurring_groups(out, rules)
+    # -- the same problem: recurring, duplicates, every related ID ----------------------------
+    chains = related_chains(out)
+    keys = problem_keys(out, valid & out["Opened At"].notna())
+    recurring, recurring_key, recurring_count = recurring_groups(out, rules, chains)
     out["recurring"] = recurring & is_open
     out["recurring_key"] = recurring_key.where(out["recurring"])
+    out["recurring_count"] = recurring_count.where(out["recurring"])
+    out["duplicate_of"], out["duplicates"] = duplicate_cases(out, is_open, keys, chains)
+    out["duplicate"] = out["duplicate_of"].notna()
+    out["related_all"] = related_everywhere(out, is_open, keys, chains, rules)
+    out["reopen"] = reopen_candidates(out, is_open, keys, chains, rules, as_of)
 
+    # -- deadlines: given, or computed from the Deadline Type ---------------------------------
+    deadline_at, computed = deadlines(out, rules)
+    # Never hide an alert: a readable deadline shows on a row with errors elsewhere too, unless
+    # the case is resolved or closed.
+    alive = is_open | (out["_invalid"] & ~out["Status"].isin(["Resolved", "Closed"]))
+    out["deadline_at"] = deadline_at.where(alive)
+    out["deadline_computed"] = computed & alive & deadline_at.notna()
+    out["deadline_kind"] = out["Deadline Type"].where(out["Deadline Type"].notna(), None)
+    out["deadline_hours_left"] = elapsed_hours(deadline_at, as_of, tz).where(alive)
+    out["deadline_near"] = alive & (out["deadline_hours_left"] < rules.deadline_warn_hours)
+    out["deadline_passed"] = alive & (out["deadline_hours_left"] < 0)
+
+    # -- the flags ------------------------------------------------------------------------------
     waiting, target = out["waiting_hours"], out["target_hours"]
-    on_amazon = is_open & (out["whose_turn"] == AMAZON)
+    on_amazon = is_open & amazon_turn
     past_target = waiting > target
+    late_on_amazon = on_amazon & past_target
     max_open = out["priority"].map(rules.max_open_hours).astype(float)
-    out["deadline_hours_left"] = elapsed_hours(out["Deadline"], as_of, tz).where(is_open)
-    out["deadline_near"] = is_open & (out["deadline_hours_left"] < rules.deadline_warn_hours)
-    out["escalate_follow_ups"] = on_amazon & past_target & (follow_ups >= rules.escalate_follow_ups)
-    out["escalate_too_long"] = is_open & (out["open_hours"] > max_open)
+    over_limit = is_open & (out["open_hours"] > max_open)
+    # Escalation only while Amazon keeps us waiting past its target: on our turn, reply first.
+    out["escalate_follow_ups"] = late_on_amazon & (follow_ups >= rules.escalate_follow_ups)
+    out["escalate_too_long"] = late_on_amazon & over_limit
+    out["escalate_recurring"] = late_on_amazon & out["recurring"]
     out["needs_escalation"] = (
-        out["escalate_follow_ups"] | out["escalate_too_long"] | out["recurring"]
+        out["escalate_follow_ups"] | out["escalate_too_long"] | out["escalate_recurring"]
     )
-    out["overdue"] = on_amazon & past_target
-    out["our_turn"] = is_open & (out["whose_turn"] == US)
+    out["overdue"] = late_on_amazon
+    out["our_turn"] = is_open & ~amazon_turn
     out["our_turn_late"] = out["our_turn"] & past_target
+    out["our_turn_over_limit"] = out["our_turn"] & over_limit
     out["missing_evidence"] = missing_evidence(out, rules).where(is_open)
     out["missing_info"] = is_open & out["missing_evidence"].notna()
     out["due_soon"] = on_amazon & (waiting >= rules.due_soon_ratio * target) & ~past_target
-    out["is_invalid"] = out["_invalid"]
+    out["is_invalid"] = out["_invalid"] & ~out["deadline_near"]
 
     flag = pd.Series("ON TRACK", index=out.index, dtype=object)
     for name in reversed(list(CONDITIONS)):
@@ -192,12 +458,12 @@ def evaluate(cases: pd.DataFrame, rules: Rules, as_of: pd.Timestamp) -> pd.DataF
     visible_since = as_of - pd.Timedelta(days=rules.resolved_visible_days)
     recently_resolved = (
         out["Status"].eq("Resolved")
-        & ~out["_invalid"]
+        & valid
         & out["Resolved At"].notna()
         & (out["Resolved At"] >= visible_since)
     )
     flag = flag.mask(recently_resolved, "RESOLVED")
-    shown = out["_invalid"] | is_open | recently_resolved
+    shown = out["_invalid"] | is_open | recently_resolved | out["reopen"]
     out["flag"] = flag.where(shown, None)
     out["shown"] = shown
     out["flag_rank"] = out["flag"].map({f: i for i, f in enumerate(FLAG_ORDER)})

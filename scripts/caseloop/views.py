@@ -28,11 +28,20 @@ STATUS_COLUMNS = (
 )
 
 
+# The placeholders a Next action sentence may hold (playbook.next_action, rules.yaml flags),
+# filled per row from the view's "context".
+CONTEXT_KEYS = ("case_id", "related_ids", "duplicate_of", "promised_by", "deadline", "passed_for")
+STAMP = "%Y-%m-%d %H:%M"
+
+
 @dataclass
 class StatusView:
-    rows: pd.DataFrame  # STATUS_COLUMNS plus "late" (our turn past our_reply_hours)
+    # STATUS_COLUMNS plus "late" (our turn past our_reply_hours), "Store" and "Summary" as the
+    # log has them, and "context" (a dict of CONTEXT_KEYS for the Next action sentence).
+    rows: pd.DataFrame
     counts: dict[str, int]  # flag → number of rows
     as_of: pd.Timestamp
+    data_problems: int = 0  # rows judged although some of their cells have problems
 
     @property
     def invalid_rows(self) -> int:
@@ -41,6 +50,51 @@ class StatusView:
 
 def _fmt_hours(value: float) -> str:
     return f"{value:.0f}" if abs(value) >= 10 else f"{value:.1f}"
+
+
+class _Keep(dict[str, str]):
+    """A placeholder caseloop does not know stays as written in the sentence."""
+
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+def _span(hours: float, labels: Labels, lang: str) -> str:
+    """A time span as people say it: hours under two days, whole days from then on."""
+    if hours >= 48:
+        return labels.get("notes", "days", lang).format(n=f"{hours / 24:.0f}")
+    return labels.get("notes", "hours", lang).format(n=_fmt_hours(hours))
+
+
+def _ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def _stamp(value: object) -> str | None:
+    return None if value is None or pd.isna(value) else value.strftime(STAMP)  # type: ignore[attr-defined]
+
+
+def context(case: dict, labels: Labels, lang: str) -> dict[str, str]:
+    """The values a Next action sentence may name, each filled (a bracketed word when the row
+    has none, never "None")."""
+    left = case.get("deadline_hours_left")
+    passed = None
+    if case.get("deadline_passed") and left is not None and not pd.isna(left):
+        passed = _span(-left, labels, lang)
+    related = ", ".join(case.get("related_all") or []) or None
+    values = {
+        "case_id": None if pd.isna(case["Case ID"]) else str(case["Case ID"]),
+        "related_ids": related,
+        "duplicate_of": case.get("duplicate_of") or None,
+        "promised_by": _stamp(case.get("promised_by")),
+        "deadline": _stamp(case.get("deadline_at")),
+        "passed_for": passed,
+    }
+    return {
+        key: value if value else labels.get("placeholders", key, lang)
+        for key, value in values.items()
+    }
 
 
 def _columns_in(text: str, labels: Labels, lang: str) -> str:
@@ -61,17 +115,37 @@ def _notes(case: dict, problems: list[Problem], rules: Rules, labels: Labels, la
     # Errors are an INVALID row's reason; warnings come after the reasons of any flag.
     lines = [p.line() for p in problems if p.severity == "error"]
     lines += [p.line() for p in problems if p.severity != "error"]
+    if case["judged_with_defaults"]:
+        columns = ", ".join(_columns_in(c, labels, lang) for c in case["judged_with_defaults"])
+        lines.append(say("judged_with_defaults", columns=columns))
     if case["flag"] in ("INVALID", "RESOLVED"):
         return fit_text(lines, labels, lang)
     parts: list[str] = []
     if case["deadline_near"]:
         left = case["deadline_hours_left"]
-        deadline = case["Deadline"].strftime("%Y-%m-%d %H:%M")
+        deadline = case["deadline_at"].strftime(STAMP)
         parts.append(
-            say("deadline_passed", deadline=deadline, hours=_fmt_hours(-left))
+            say("deadline_passed", deadline=deadline, passed=_span(-left, labels, lang))
             if left < 0
             else say("deadline", deadline=deadline, hours=_fmt_hours(left))
         )
+    if case["deadline_computed"] and (case["deadline_near"] or case["is_open"]):
+        kind = case["deadline_kind"]
+        market = case["Marketplace"]
+        windows = rules.deadline_windows[kind]
+        hours = windows.get(market, windows.get("default"))
+        parts.append(
+            say(
+                "deadline_computed",
+                kind=kind if lang == "en" else rules.zh_labels["Deadline Type"].get(kind, kind),
+                hours=_fmt_hours(hours),
+                marketplace=market if isinstance(market, str) else "default",
+            )
+        )
+    if case["duplicate_of"]:
+        parts.append(say("duplicate_of", case_id=case["duplicate_of"]))
+    if case["duplicates"]:
+        parts.append(say("duplicates", ids=summarise_list(list(case["duplicates"]), labels, lang)))
     if case["escalate_follow_ups"]:
         parts.append(say("escalate_follow_ups", follow_ups=int(case["follow_ups"])))
     if case["escalate_too_long"]:
@@ -85,14 +159,34 @@ def _notes(case: dict, problems: list[Problem], rules: Rules, labels: Labels, la
                 else rules.zh_labels["Priority"].get(case["priority"], case["priority"]),
             )
         )
-    if case["recurring"]:
-        parts.append(say("recurring", key=_columns_in(case["recurring_key"], labels, lang)))
+    key = _columns_in(case["recurring_key"], labels, lang) if case["recurring"] else ""
+    if case["escalate_recurring"]:
+        parts.append(say("recurring", key=key))
+    elif case["recurring"]:
+        n = int(case["recurring_count"])
+        days = f"{rules.recurring_window_days:g}"
+        parts.append(say("recurring_note", nth=_ordinal(n), n=n, key=key, days=days))
+    if case["reopen"]:
+        parts.append(say("reopen", closed=case["Resolved At"].strftime(STAMP)))
+    if _stamp(case["promised_by"]):
+        parts.append(say("promised", promised_by=_stamp(case["promised_by"])))
     if case["overdue"]:
         parts.append(
             say(
                 "overdue",
                 waiting=_fmt_hours(case["waiting_hours"]),
                 target=_fmt_hours(case["target_hours"]),
+            )
+        )
+    if case["our_turn_over_limit"]:
+        parts.append(
+            say(
+                "our_turn_over_limit",
+                open=_fmt_hours(case["open_hours"]),
+                limit=_fmt_hours(rules.max_open_hours[case["priority"]]),
+                priority=case["priority"]
+                if lang == "en"
+                else rules.zh_labels["Priority"].get(case["priority"], case["priority"]),
             )
         )
     if case["our_turn"]:
@@ -105,11 +199,22 @@ def _notes(case: dict, problems: list[Problem], rules: Rules, labels: Labels, la
 
 
 def _next_action(case: dict, rules: Rules, labels: Labels, lang: str) -> str:
+    """The flag's next action from rules.yaml, its placeholders filled from the row's context.
+    (The playbook's sentence by flag and category replaces it where the lead wires it.)"""
     info = rules.flags[case["flag"]]
     action = info.action_zh if lang == "zh" else info.action
-    if case["flag"] == "ESCALATE" and case["related_ids"]:
+    if case["flag"] == "DEADLINE" and case["deadline_passed"] and info.action_passed:
+        action = (info.action_passed_zh if lang == "zh" else None) or info.action_passed
+    promised = case["flag"] in ("ON TRACK", "DUE SOON") and _stamp(case["promised_by"])
+    if promised:
+        action = labels.get("notes", "promised_wait", lang)
+    try:
+        action = action.format_map(_Keep(case["context"]))
+    except ValueError:  # a lone brace in a team's own sentence: shown as written
+        pass
+    if case["flag"] == "ESCALATE" and case["related_all"]:
         action += " " + labels.get("notes", "quote_related", lang).format(
-            ids=summarise_list(list(case["related_ids"]), labels, lang)
+            ids=summarise_list(list(case["related_all"]), labels, lang)
         )
     if case["flag"] == "NEEDS INFO":
         missing = _columns_in(str(case["missing_evidence"]), labels, lang)
@@ -129,6 +234,8 @@ def status_view(
     shown = judged[judged["shown"]].copy()
     shown["_wait_sort"] = shown["waiting_hours"].fillna(-1.0)
     shown = shown.sort_values(["flag_rank", "_wait_sort", "_row"], ascending=[True, False, True])
+    shown["is_open"] = shown["whose_turn"].notna()
+    shown["context"] = [context(c, labels, lang) for c in shown.to_dict("records")]
     records = shown.to_dict("records")
     rows = pd.DataFrame(
         {
@@ -150,7 +257,11 @@ def status_view(
                 for c in records
             ],
             "late": shown["our_turn_late"] & shown["flag"].eq("OUR TURN"),
+            "Store": shown["Store"],
+            "Summary": shown["Summary"],
+            "context": shown["context"],
         }
     ).reset_index(drop=True)
     counts = {f: int((rows["flag"] == f).sum()) for f in FLAG_ORDER}
-    return StatusView(rows=rows, counts=counts, as_of=as_of)
+    with_problems = shown["_row"].isin(problems_by_row) & shown["flag"].ne("INVALID")
+    return StatusView(rows=rows, counts=counts, as_of=as_of, data_problems=int(with_problems.sum()))

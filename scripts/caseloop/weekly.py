@@ -192,7 +192,7 @@ def recurring_problems(cases: pd.DataFrame, rules: Rules, until: pd.Timestamp) -
     """The recurring problems (the rules' own definition) with a case opened in the window
     before ``until``, each listed with every case of it opened by then."""
     before = cases[cases["Opened At"].lt(until)]
-    recurring, key = recurring_groups(before, rules)
+    recurring, key, _ = recurring_groups(before, rules)
     hits = before[recurring].assign(key=key[recurring])
     since = until - pd.Timedelta(days=rules.recurring_window_days)
     found = []

@@ -165,10 +165,11 @@ _CASES = [
             "Summary": "Ad account review before the sale",
         },
     ),
-    # High priority open 100 h, over the 72 h limit; our callback request 30 minutes ago.
+    # High priority open 100 h, over the 72 h limit; our callback request 30 minutes ago:
+    # Amazon is within its 1 h target, so no escalation yet (issue 10: only past target).
     _case(
         "12345678907",
-        "ESCALATE",
+        "ON TRACK",
         Marketplace="US",
         Category="Account health",
         Channel="Phone",

@@ -6,16 +6,16 @@ pandas; only the cells that turn out bad are visited one by one, to word their p
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
 
-from ..config import Field, Rules, Schema
+from ..config import Field, Rules, Schema, normalize_label
 from ..errors import Problem
 from ..ports import Grid
 from ..problems import problem
-from .checks import RowChecks, pattern_problems, required_problems
+from .checks import RowChecks, pattern_problems, promised_problems, required_problems, turn_problems
 from .column import Column, Parsed, column_letter, sheet_ref, show
 from .dates import parse_dates
 from .enums import parse_enum
@@ -23,9 +23,15 @@ from .header import Header, find_header
 from .ids import parse_case_id, split_related, unknown_related
 from .numbers import parse_integer
 from .rows import case_rows, unsaved_formulas
-from .text import parse_text
+from .text import parse_text, to_text
 
 _SEVERITY_ORDER = {"error": 0, "warning": 1}
+# The fields a flag cannot be worked out without, by role and by name: a problem in one of them
+# makes the row INVALID. A problem anywhere else (Marketplace, Category, Priority, Follow-ups,
+# Owner, an ID...) is a warning, and the row is judged with that field's default, so a typo
+# never hides an alert.
+NEEDED_ROLES = ("case-id", "opened", "status", "last-sent", "first-reply", "last-reply", "resolved")
+NEEDED_FIELDS = ("Channel", "Deadline")
 
 
 @dataclass
@@ -102,11 +108,58 @@ def build_frame(grid: Grid, schema: Schema, rules: Rules, as_of: pd.Timestamp) -
     if related in columns:
         problems += unknown_related(columns[related], frame["related_ids"], frame[id_name], id_name)
     problems += RowChecks(frame, columns, roles, as_of).problems(problems)
+    frame["status_label"] = status_labels(frame, columns, roles["status"], rules)
+    problems += turn_problems(frame, columns, roles, rules)
+    if "Promised By" in columns:
+        promised = promised_problems(frame, columns["Promised By"], roles["opened"])
+        problems += promised
+        # A promise before the case was opened is a typo: the channel's target stands in.
+        frame.loc[frame["_row"].isin({p.row for p in promised}), "Promised By"] = pd.NaT
     problems += _far_cells(grid, ref)
+    needed = {name for role, name in roles.items() if role in NEEDED_ROLES} | set(NEEDED_FIELDS)
+    problems, defaults = _judged_with_defaults(problems, needed)
+    frame["_defaults"] = frame["_row"].map(lambda r: tuple(defaults.get(r, ())))
     bad_rows = {p.row for p in problems if p.severity == "error" and p.row is not None}
     frame["_invalid"] = frame["_row"].isin(bad_rows)
     problems.sort(key=lambda p: _order(p, header))
     return CaseFrame(frame, problems, grid.title, header.row, header.columns, header.ignored)
+
+
+def status_labels(
+    frame: pd.DataFrame, columns: dict[str, Column], status: str, rules: Rules
+) -> pd.Series:
+    """The Seller Central label of each open case ("Needs your attention"), else None."""
+    none = pd.Series([None] * len(frame), index=frame.index, dtype=object)
+    if status not in columns or not rules.status_label_vocab:
+        return none
+    text = to_text(columns[status].raw)
+    vocab = rules.status_label_vocab
+    mapping = {u: vocab.get(normalize_label(u)) for u in text.dropna().unique()}
+    labels = text.map(mapping)
+    keep = labels.notna() & frame[status].eq("Open")
+    none[keep] = labels[keep]
+    return none
+
+
+def _judged_with_defaults(
+    problems: list[Problem], needed: set[str]
+) -> tuple[list[Problem], dict[int, list[str]]]:
+    """Errors outside the needed fields become warnings; per row, the fields judged by default."""
+    out: list[Problem] = []
+    defaults: dict[int, list[str]] = {}
+    for p in problems:
+        if p.severity == "error" and p.column is not None and p.column not in needed:
+            p = replace(p, severity="warning")
+            if p.row is not None and p.column not in defaults.setdefault(p.row, []):
+                defaults[p.row].append(p.column)
+        elif (
+            p.code == "promised-before-opened"
+            and p.row is not None
+            and p.column not in defaults.setdefault(p.row, [])
+        ):
+            defaults[p.row].append(p.column)
+        out.append(p)
+    return out, defaults
 
 
 def _parse(f: Field, column: Column, grid: Grid, rules: Rules) -> Parsed:

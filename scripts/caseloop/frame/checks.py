@@ -7,6 +7,7 @@ import re
 import numpy as np
 import pandas as pd
 
+from ..config import Rules
 from ..errors import Problem
 from .column import Column, show
 
@@ -157,3 +158,57 @@ class RowChecks:
             self.columns[name].problem("no-resolution", i)
             for i in np.flatnonzero(missing.to_numpy())
         ]
+
+
+def turn_problems(
+    frame: pd.DataFrame, columns: dict[str, Column], roles: dict[str, str], rules: Rules
+) -> list[Problem]:
+    """A Seller Central label that says the other side's turn than the timestamps: the label
+    wins (rules.py), the Status cell names the timestamp to fill so both agree."""
+    status = roles["status"]
+    turn = frame["status_label"].map(rules.status_label_turns)
+    if status not in columns or turn.isna().all():
+        return []
+    opened, sent = frame[roles["opened"]], frame[roles["last-sent"]]
+    first, last = frame[roles["first-reply"]], frame[roles["last-reply"]]
+    last_sent = sent.where(sent.notna(), opened)
+    last_reply = last.where(last.notna(), first)
+    amazon_by_times = last_reply.isna() | (last_sent > last_reply)
+    readable = opened.notna()
+    ours = readable & turn.eq("us") & amazon_by_times
+    theirs = readable & turn.eq("amazon") & ~amazon_by_times
+    column = columns[status]
+    found = []
+    for mask, variant, fill in (
+        (ours, "reply", roles["last-reply"]),
+        (theirs, "sent", roles["last-sent"]),
+    ):
+        found += [
+            column.problem(
+                "status-turn-mismatch",
+                i,
+                variant=variant,
+                value=show(column.raw.iat[i]),
+                fill=fill,
+                sent_column=roles["last-sent"],
+                reply_column=roles["last-reply"],
+            )
+            for i in np.flatnonzero(mask.to_numpy(dtype=bool))
+        ]
+    return found
+
+
+def promised_problems(frame: pd.DataFrame, column: Column, opened_name: str) -> list[Problem]:
+    """A Promised By before the case was opened cannot be Amazon's promise on it."""
+    promised, opened = frame[column.name], frame[opened_name]
+    before = promised.notna() & opened.notna() & (promised < opened)
+    return [
+        column.problem(
+            "promised-before-opened",
+            i,
+            value=show(promised.iat[i].to_pydatetime()),
+            opened_column=opened_name,
+            opened=show(opened.iat[i].to_pydatetime()),
+        )
+        for i in np.flatnonzero(before.to_numpy(dtype=bool))
+    ]
