@@ -3,6 +3,7 @@ colours everyone can tell apart (colour-blind readers too), read back from a rea
 
 import datetime as dt
 from itertools import combinations
+from pathlib import Path
 
 import openpyxl
 import pandas as pd
@@ -199,3 +200,14 @@ def test_a_synced_log_gets_the_new_columns_and_colours(tmp_path):
     flags = {sheet.cell(r, names.index("Flag") + 1).value: r for r in range(3, sheet.max_row + 1)}
     assert rgb(sheet.cell(flags["OVERDUE"], 1).fill.fgColor) == RULES.flags["OVERDUE"].color
     assert rgb(sheet.cell(flags["ON TRACK"], 1).fill.fgColor) == RULES.flags["ON TRACK"].color
+
+
+def test_the_readme_flags_table_shows_the_colours_the_rules_use():
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    table = readme.split("| flag | 中文 | when | colour | next action |", 1)[1].split("\n\n", 1)[0]
+    rows = {line.split("|")[1].strip(): line for line in table.splitlines()[2:]}
+    assert set(rows) == set(RULES.flags)
+    for flag, info in RULES.flags.items():
+        for colour in (info.color, info.late_color):
+            if colour:
+                assert f"`{colour}`" in rows[flag], flag
