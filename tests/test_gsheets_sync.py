@@ -116,8 +116,9 @@ def test_the_commands_on_a_google_sheet_url(fake_sheets: FakeSheetsServer, tmp_p
     )
     excel = openpyxl.load_workbook(out)["Status"]
     google = fake_sheets.book(KEY).sheet("Status")
+    flag = [c.value for c in excel[2]].index("Flag")
     for r, row in enumerate(excel.iter_rows(min_row=3), start=2):
-        assert [google.cell(r, c).value for c in (0, 11)] == [row[0].value, row[11].value]
+        assert [google.cell(r, c).value for c in (0, flag)] == [row[0].value, row[flag].value]
         assert google.cell(r, 0).format["backgroundColor"] is not None
 
     fake_sheets.clear_log()

@@ -579,7 +579,10 @@ def test_the_status_tab_cells_keep_their_text_exactly(tmp_path: Path) -> None:
     log, _, valid, _ = _cells_workbook(tmp_path / "log.xlsx")
     assert run("sync", log, "--now", NOW_TEXT).exit_code == 0
     sheet = openpyxl.load_workbook(log)["Status"]
-    owners = {row[0].value: row[4] for row in sheet.iter_rows(min_row=3) if row[0].value in valid}
+    owner = [c.value for c in sheet[2]].index("Owner")
+    owners = {
+        row[0].value: row[owner] for row in sheet.iter_rows(min_row=3) if row[0].value in valid
+    }
     for case_id, expected in valid.items():
         if "Owner" in expected:
             cell = owners[case_id]

@@ -225,7 +225,7 @@ def test_chart_series_point_at_the_week_rows():
     assert [
         model.rows[r][opened.first_col].value for r in range(opened.first_row, opened.last_row + 1)
     ] == report.weeks["opened"].tolist()
-    assert [s.kind for s in chart.series] == ["column", "column", "line"]
+    assert [s.kind for s in chart.series] == ["column", "column", "column", "line"]
 
 
 def test_a_reopened_case_counts_as_open_whatever_its_old_resolved_at():

@@ -24,6 +24,27 @@ MAX_WIDTH = 60
 # Columns whose values are labels the rules file translates.
 TRANSLATED = {"marketplace": "Marketplace", "category": "Category", "channel": "Channel"}
 
+# The Status tab's columns: the view's, with the case's Store (which Seller Central account to
+# open) after Marketplace and its Summary (what it is about) after Category.
+STATUS_TAB_COLUMNS = tuple(
+    column
+    for view_column in STATUS_COLUMNS
+    for column in (
+        (view_column, "store")
+        if view_column == "marketplace"
+        else (view_column, "summary")
+        if view_column == "category"
+        else (view_column,)
+    )
+)
+# Case-log columns the view passes through unchanged, by Status tab column.
+PASSED_THROUGH = {"store": "Store", "summary": "Summary"}
+# Long text wraps inside a column this wide (characters) instead of running off the screen;
+# the related case IDs at the end of a Next action stay readable.
+WRAPPED_WIDTHS = {"summary": 40, "next_action": 60, "notes": 60}
+# A Summary longer than three wrapped lines is cut with "…": the full text is in the Case Log.
+SUMMARY_MAX_WIDTH = 3 * WRAPPED_WIDTHS["summary"]
+
 
 # East Asian wide and full-width characters (CJK, Hangul, full-width forms) take two columns.
 _WIDE = re.compile(
@@ -41,6 +62,20 @@ def text_width(value: object) -> int:
     return len(text) + len(_WIDE.findall(text))
 
 
+def shorten(text: str, max_width: int) -> str:
+    """``text`` cut to ``max_width`` display columns (CJK counts two), ending with "…"."""
+    text = " ".join(text.split())
+    if text_width(text) <= max_width:
+        return text
+    used, kept = 1, []  # the ellipsis takes one column
+    for char in text:
+        used += text_width(char)
+        if used > max_width:
+            break
+        kept.append(char)
+    return "".join(kept).rstrip() + "…"
+
+
 def fit_widths(rows: list[list[Cell]], start: int, minimum: float = 6) -> list[float]:
     """Column widths that fit the content from row ``start`` on, capped for long text."""
     widths: list[float] = []
@@ -55,10 +90,12 @@ def fit_widths(rows: list[list[Cell]], start: int, minimum: float = 6) -> list[f
     return widths
 
 
-def flag_style(rules: Rules, flag: str, late: bool = False, num_format: str | None = None) -> Style:
+def flag_style(
+    rules: Rules, flag: str, late: bool = False, num_format: str | None = None, wrap: bool = False
+) -> Style:
     info = rules.flags[flag]
     bg = info.late_color if late and info.late_color else info.color
-    return Style(bg=bg, font_color=info.font_color, num_format=num_format, border=True)
+    return Style(bg=bg, font_color=info.font_color, num_format=num_format, border=True, wrap=wrap)
 
 
 def flag_label(rules: Rules, flag: str, lang: str) -> str:
@@ -105,7 +142,7 @@ def render_status(
         tz=rules.timezone.key,
     )
     title_row = [Cell(heading + ("  ·  " + counts if counts else ""), TITLE)]
-    header = [Cell(labels.get("status_columns", c, lang), HEADER) for c in STATUS_COLUMNS]
+    header = [Cell(labels.get("status_columns", c, lang), HEADER) for c in STATUS_TAB_COLUMNS]
     rows: list[list[Cell]] = [title_row, header]
     formats = {
         "waiting_hours": HOURS_FORMAT,
@@ -113,32 +150,41 @@ def render_status(
         "open_hours": HOURS_FORMAT,
         "due_at": DATE_FORMAT,
     }
-    styles: dict[tuple[str, bool, str | None], Style] = {}
+    styles: dict[tuple[str, bool, str | None, bool], Style] = {}
     for record in view.rows.to_dict("records"):
         flag, late = record["flag"], bool(record["late"])
         out: list[Cell] = []
-        for column in STATUS_COLUMNS:
-            value = _value(record[column])
+        for column in STATUS_TAB_COLUMNS:
+            source = PASSED_THROUGH.get(column)
+            raw = record.get(source, record.get(column)) if source else record[column]
+            value = _value(raw)
             if column == "flag":
                 value = flag_label(rules, flag, lang)
             elif column == "whose_turn" and isinstance(value, str) and value:
                 value = labels.get("turns", value, lang)
             elif lang == "zh" and column in TRANSLATED and isinstance(value, str) and value:
                 value = rules.zh_labels[TRANSLATED[column]].get(value, value)
-            key = (flag, late, formats.get(column))
+            elif column == "summary" and value is not None:
+                value = shorten(str(value), SUMMARY_MAX_WIDTH)
+            key = (flag, late, formats.get(column), column in WRAPPED_WIDTHS)
             if key not in styles:
-                styles[key] = flag_style(rules, flag, late, formats.get(column))
+                styles[key] = flag_style(rules, *key)
             out.append(Cell(_fit(value, labels, lang), styles[key]))
         rows.append(out)
     if len(rows) == 2:
         rows.append([Cell(labels.get("text", "no_cases", lang))])
     widths = fit_widths(rows, start=1)
+    for column, width in WRAPPED_WIDTHS.items():
+        c = STATUS_TAB_COLUMNS.index(column)
+        if c < len(widths):
+            # Wrapped text sets its own height: a fixed width keeps the tab from running wide.
+            widths[c] = min(max(widths[c], 12), width)
     return SheetModel(
         title=title or labels.get("tabs", "status", lang),
         rows=rows,
         col_widths=widths,
         freeze_rows=2,
-        auto_filter=Range(1, 0, max(1, len(rows) - 1), len(STATUS_COLUMNS) - 1),
+        auto_filter=Range(1, 0, max(1, len(rows) - 1), len(STATUS_TAB_COLUMNS) - 1),
         kind="status",
     )
 
@@ -307,6 +353,12 @@ def render_weekly(
                 column_range("resolved"),
                 "column",
                 "#70AD47",
+            ),
+            Series(
+                labels.get("weekly_columns", "closed", lang),
+                column_range("closed"),
+                "column",
+                "#7F7F7F",
             ),
             Series(
                 labels.get("weekly_columns", "open_at_end", lang),

@@ -48,6 +48,8 @@ def chart_spec(chart: Chart, model: SheetModel, sheet_id: int) -> dict[str, Any]
             "title": chart.title,
             "basicChart": {
                 "chartType": "COMBO",
+                # Said outright: a smoothed line of counts dips below zero between weeks.
+                "lineSmoothing": False,
                 "legendPosition": "BOTTOM_LEGEND",
                 "axis": axes,
                 "domains": [{"domain": source(chart.categories)}],

@@ -123,6 +123,19 @@ def _write_other(
         sheet.write_string(r, c, str(value), formats.get(style) if style else None)
 
 
+def _never_smooth(chart: Any) -> None:
+    """Write ``<c:smooth val="0"/>`` on every line series.
+
+    xlsxwriter leaves the element out unless smoothing is asked for, and LibreOffice reads a
+    missing element as smoothed: the open-cases line then curved below zero between weeks.
+    """
+
+    def write_smooth(smooth: object) -> None:
+        chart._xml_empty_tag("c:smooth", [("val", "1" if smooth else "0")])
+
+    chart._write_c_smooth = write_smooth
+
+
 def _add_chart(workbook: xlsxwriter.Workbook, sheet: Any, title: str, chart: Chart) -> None:
     if not chart.series:
         return
@@ -131,6 +144,8 @@ def _add_chart(workbook: xlsxwriter.Workbook, sheet: Any, title: str, chart: Cha
         target = charts.get(series.kind)
         if target is None:
             target = charts[series.kind] = workbook.add_chart({"type": series.kind})
+            if series.kind == "line":
+                _never_smooth(target)
         options: dict[str, object] = {
             "name": series.name,
             "categories": [
