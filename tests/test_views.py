@@ -120,3 +120,49 @@ def test_a_broken_row_is_flagged_with_its_problem_and_counted_apart():
     assert 'Follow-ups "2次" is not a whole number' in row["notes"]
     assert "Judged with defaults for Follow-ups" in row["notes"]
     assert v.data_problems == 1 and v.counts["INVALID"] == 0
+
+
+def playbook_view(*cases, lang="en"):
+    """The view as the engine builds it: the playbook's sentences and evidence by deadline."""
+    from caseloop.playbook import load_playbook, with_deadline_evidence
+
+    playbook = load_playbook()
+    rules = with_deadline_evidence(RULES, playbook)
+    frame = build_frame(grid(list(cases), headers=COLUMNS), SCHEMA, rules, AS_OF)
+    judged = evaluate(frame.cases, rules, AS_OF)
+    return status_view(judged, frame.problems_by_row(), rules, LABELS, AS_OF, lang, playbook)
+
+
+def test_account_health_escalates_through_the_appeal_quoting_every_related_case_once():
+    related = ["11111111111", "22222222222", "33333333333"]
+    c = case(
+        Category="Account health",
+        Opened_At=NOW - 100 * H,
+        Last_Sent_At=NOW - 30 * H,
+        Related_Cases=", ".join(related),
+    )
+    row = playbook_view(c).rows.iloc[0]
+    assert row["flag"] == "ESCALATE"
+    assert row["next_action"].startswith("Appeal from Performance › Account Health")
+    for case_id in related:
+        assert row["next_action"].count(case_id) == 1
+    zh = playbook_view(c, lang="zh").rows.iloc[0]
+    assert zh["next_action"].startswith("通过 绩效 › 账户状况 申诉")
+
+
+def test_a_to_z_deadline_says_where_to_respond():
+    c = case(Marketplace="UK", Opened_At=NOW - 10 * H, Deadline_Type="A-to-z")
+    row = playbook_view(c).rows.iloc[0]
+    assert row["flag"] == "DEADLINE"
+    assert row["next_action"].startswith(
+        f"Respond before {NOW + 38 * H:%Y-%m-%d %H:%M} under Performance › A-to-z Guarantee Claims"
+    )
+
+
+def test_a_chargeback_payments_case_needs_its_order_id():
+    chargeback = case(Category="Payments", Opened_At=NOW - 1 * H, Deadline_Type="Chargeback")
+    plain = case(Category="Payments", Opened_At=NOW - 1 * H)
+    v = playbook_view(chargeback, plain)
+    assert by_id(v, chargeback["Case ID"])["flag"] == "NEEDS INFO"
+    assert "Order ID" in by_id(v, chargeback["Case ID"])["next_action"]
+    assert by_id(v, plain["Case ID"])["flag"] != "NEEDS INFO"

@@ -152,6 +152,9 @@ class Category:
     zh: str
     priority: str
     evidence: tuple[str, ...]
+    # Columns needed on top of ``evidence`` when the case has this Deadline Type (from the
+    # playbook, e.g. a Payments case with a Chargeback deadline needs its Order ID).
+    evidence_by_deadline: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

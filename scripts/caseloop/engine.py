@@ -31,6 +31,7 @@ from .config import (
 from .errors import CaseloopError, OptionError
 from .frame import CaseFrame, build_frame
 from .model import SheetModel
+from .playbook import Playbook, check_playbook_fits_rules, load_playbook, with_deadline_evidence
 from .ports import Workbook, WriteResult
 
 if TYPE_CHECKING:  # imported when used, so --help and validate do not load them
@@ -74,8 +75,16 @@ class Settings:
         return load_schema(Path(self.schema_path))
 
     @property
+    def playbook(self) -> Playbook:
+        return load_playbook()
+
+    @property
     def rules(self) -> Rules:
-        return load_rules(Path(self.rules_path))
+        """The rules file, with the playbook's evidence by deadline kind on each category."""
+        rules = load_rules(Path(self.rules_path))
+        playbook = self.playbook
+        check_playbook_fits_rules(playbook, rules, Path(self.rules_path))
+        return with_deadline_evidence(rules, playbook)
 
     @property
     def labels(self) -> Labels:
@@ -237,6 +246,7 @@ def status_model(
         settings.labels,
         loaded.as_of,
         settings.lang,
+        settings.playbook,
     )
     model = render_status(
         view, settings.rules, settings.labels, settings.lang, settings.generated, title

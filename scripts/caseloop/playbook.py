@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import string
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -217,3 +217,16 @@ def next_action(
             tail = _say(playbook.raw["have_ready"], lang).replace("{items}", joined)
             sentence = f"{sentence}{'' if lang == 'zh' else ' '}{tail}"
     return sentence
+
+
+def with_deadline_evidence(rules: Rules, playbook: Playbook) -> Rules:
+    """The rules with the playbook's evidence by deadline kind added to each category."""
+    categories = dict(rules.categories)
+    for name, entry in playbook.raw["categories"].items():
+        by_kind = ((entry or {}).get("evidence") or {}).get("check_by_deadline") or {}
+        if name in categories and by_kind:
+            categories[name] = replace(
+                categories[name],
+                evidence_by_deadline={k: tuple(v) for k, v in by_kind.items()},
+            )
+    return replace(rules, categories=categories)

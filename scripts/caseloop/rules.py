@@ -471,20 +471,27 @@ def evaluate(cases: pd.DataFrame, rules: Rules, as_of: pd.Timestamp) -> pd.DataF
 
 
 def missing_evidence(cases: pd.DataFrame, rules: Rules) -> pd.Series:
-    """The evidence columns a case's category needs that are empty, as "ASIN, Order ID"."""
+    """The evidence columns a case's category (and deadline kind) needs that are empty, as
+    "ASIN, Order ID"."""
     result = pd.Series([None] * len(cases), index=cases.index, dtype=object)
+    kinds = cases["Deadline Type"] if "Deadline Type" in cases else None
     for name, category in rules.categories.items():
-        if not category.evidence:
+        if not category.evidence and not category.evidence_by_deadline:
             continue
         in_category = cases["Category"] == name
         if not in_category.any():
             continue
-        parts = []
-        for column in category.evidence:
-            empty = in_category & cases[column].isna()
-            parts.append(pd.Series(np.where(empty, column, ""), index=cases.index))
-        joined = parts[0]
-        for part in parts[1:]:
+        needs = {column: in_category for column in category.evidence}
+        for kind, columns in category.evidence_by_deadline.items():
+            if kinds is None:
+                break
+            of_kind = in_category & kinds.eq(kind)
+            for column in columns:
+                needs[column] = needs.get(column, pd.Series(False, index=cases.index)) | of_kind
+        joined = pd.Series("", index=cases.index, dtype=object)
+        for column, needed in needs.items():
+            empty = needed & cases[column].isna()
+            part = pd.Series(np.where(empty, column, ""), index=cases.index)
             joined = joined.str.cat(part, sep=", ").str.strip(", ")
         result = result.mask(in_category & (joined != ""), joined)
     return result

@@ -9,6 +9,7 @@ import pandas as pd
 from .cells import fit_text, summarise_list
 from .config import FLAG_ORDER, Labels, Rules
 from .errors import Problem
+from .playbook import Playbook, next_action
 
 STATUS_COLUMNS = (
     "case_id",
@@ -138,7 +139,7 @@ def _notes(case: dict, problems: list[Problem], rules: Rules, labels: Labels, la
             say(
                 "deadline_computed",
                 kind=kind if lang == "en" else rules.zh_labels["Deadline Type"].get(kind, kind),
-                hours=_fmt_hours(hours),
+                hours=_fmt_hours(hours) if hours is not None else "",
                 marketplace=market if isinstance(market, str) else "default",
             )
         )
@@ -198,21 +199,37 @@ def _notes(case: dict, problems: list[Problem], rules: Rules, labels: Labels, la
     return fit_text(parts + lines, labels, lang)
 
 
-def _next_action(case: dict, rules: Rules, labels: Labels, lang: str) -> str:
-    """The flag's next action from rules.yaml, its placeholders filled from the row's context.
-    (The playbook's sentence by flag and category replaces it where the lead wires it.)"""
+def _next_action(
+    case: dict, rules: Rules, labels: Labels, lang: str, playbook: Playbook | None = None
+) -> str:
+    """The flag's next action: the playbook's sentence for the flag, category, channel and
+    deadline kind (or, without a playbook, the flag's action in rules.yaml), its placeholders
+    filled from the row's context."""
     info = rules.flags[case["flag"]]
-    action = info.action_zh if lang == "zh" else info.action
-    if case["flag"] == "DEADLINE" and case["deadline_passed"] and info.action_passed:
-        action = (info.action_passed_zh if lang == "zh" else None) or info.action_passed
     promised = case["flag"] in ("ON TRACK", "DUE SOON") and _stamp(case["promised_by"])
-    if promised:
-        action = labels.get("notes", "promised_wait", lang)
+    if playbook is not None:
+        action = next_action(
+            playbook,
+            case["flag"],
+            case["Category"] if isinstance(case["Category"], str) else None,
+            lang,
+            deadline_kind=case["deadline_kind"] if isinstance(case["deadline_kind"], str) else None,
+            deadline_passed=bool(case["deadline_passed"]),
+            channel=case["Channel"] if isinstance(case["Channel"], str) else None,
+            promised=bool(promised),
+        )
+    else:
+        action = info.action_zh if lang == "zh" else info.action
+        if case["flag"] == "DEADLINE" and case["deadline_passed"] and info.action_passed:
+            action = (info.action_passed_zh if lang == "zh" else None) or info.action_passed
+        if promised:
+            action = labels.get("notes", "promised_wait", lang)
+    quotes_related = "{related_ids}" in action
     try:
         action = action.format_map(_Keep(case["context"]))
     except ValueError:  # a lone brace in a team's own sentence: shown as written
         pass
-    if case["flag"] == "ESCALATE" and case["related_all"]:
+    if case["flag"] == "ESCALATE" and case["related_all"] and not quotes_related:
         action += " " + labels.get("notes", "quote_related", lang).format(
             ids=summarise_list(list(case["related_all"]), labels, lang)
         )
@@ -229,6 +246,7 @@ def status_view(
     labels: Labels,
     as_of: pd.Timestamp,
     lang: str = "en",
+    playbook: Playbook | None = None,
 ) -> StatusView:
     """One row per open or recently resolved case (and every INVALID row), worst first."""
     shown = judged[judged["shown"]].copy()
@@ -251,7 +269,7 @@ def status_view(
             "open_hours": shown["open_hours"],
             "follow_ups": shown["follow_ups"],
             "flag": shown["flag"],
-            "next_action": [_next_action(c, rules, labels, lang) for c in records],
+            "next_action": [_next_action(c, rules, labels, lang, playbook) for c in records],
             "notes": [
                 _notes(c, problems_by_row.get(int(c["_row"]), []), rules, labels, lang)
                 for c in records

@@ -148,16 +148,18 @@ def _judged_with_defaults(
     out: list[Problem] = []
     defaults: dict[int, list[str]] = {}
     for p in problems:
-        if p.severity == "error" and p.column is not None and p.column not in needed:
+        column = p.column
+        if p.severity == "error" and column is not None and column not in needed:
             p = replace(p, severity="warning")
-            if p.row is not None and p.column not in defaults.setdefault(p.row, []):
-                defaults[p.row].append(p.column)
+            if p.row is not None and column not in defaults.setdefault(p.row, []):
+                defaults[p.row].append(column)
         elif (
             p.code == "promised-before-opened"
             and p.row is not None
-            and p.column not in defaults.setdefault(p.row, [])
+            and column is not None
+            and column not in defaults.setdefault(p.row, [])
         ):
-            defaults[p.row].append(p.column)
+            defaults[p.row].append(column)
         out.append(p)
     return out, defaults
 
