@@ -13,6 +13,7 @@ from caseloop.cells import CELL_LIMIT, fit_text, utf16_len
 from caseloop.cli import main
 from caseloop.config import load_labels, load_rules, load_schema
 from caseloop.frame import build_frame
+from caseloop.playbook import load_playbook, with_deadline_evidence
 from caseloop.render import render_status
 from caseloop.rules import evaluate
 from caseloop.views import status_view
@@ -39,9 +40,12 @@ def escalated_case(related=UNKNOWN):
 
 
 def view_of(cases, lang="en"):
-    frame = build_frame(grid(cases), SCHEMA, RULES, AS_OF)
-    judged = evaluate(frame.cases, RULES, AS_OF)
-    return status_view(judged, frame.problems_by_row(), RULES, LABELS, AS_OF, lang)
+    """The view as the engine builds it, with the playbook's Next action sentences."""
+    playbook = load_playbook()
+    rules = with_deadline_evidence(RULES, playbook)
+    frame = build_frame(grid(cases), SCHEMA, rules, AS_OF)
+    judged = evaluate(frame.cases, rules, AS_OF)
+    return status_view(judged, frame.problems_by_row(), rules, LABELS, AS_OF, lang, playbook)
 
 
 def test_the_reason_comes_first_and_the_unknown_ids_are_summarised():
@@ -52,8 +56,9 @@ def test_the_reason_comes_first_and_the_unknown_ids_are_summarised():
     assert (
         "Related Cases names " + ", ".join(UNKNOWN[:50]) + ", … and 2,650 more, which is not"
     ) in notes
-    assert action.startswith(RULES.flags["ESCALATE"].action)
-    assert action.endswith("Related cases: " + ", ".join(UNKNOWN[:50]) + ", … and 2,650 more.")
+    # The reason (the playbook's escalation route for the category) first, then the IDs.
+    assert action.startswith("Raise it with advertising support (Contact Us › Advertising)")
+    assert action.endswith("quote " + ", ".join(UNKNOWN[:50]) + ", … and 2,650 more.")
     assert utf16_len(notes) <= CELL_LIMIT and utf16_len(action) <= CELL_LIMIT
 
 

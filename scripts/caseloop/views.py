@@ -83,7 +83,8 @@ def context(case: dict, labels: Labels, lang: str) -> dict[str, str]:
     passed = None
     if case.get("deadline_passed") and left is not None and not pd.isna(left):
         passed = _span(-left, labels, lang)
-    related = ", ".join(case.get("related_all") or []) or None
+    # Every related ID up to a readable length, then "… and N more" (the cell limit holds).
+    related = summarise_list(list(case.get("related_all") or []), labels, lang) or None
     values = {
         "case_id": None if pd.isna(case["Case ID"]) else str(case["Case ID"]),
         "related_ids": related,
