@@ -7,7 +7,7 @@ import pytest
 from click.testing import CliRunner
 
 from caseloop.cli import main
-from caseloop.config import load_schema
+from caseloop.schema import load_schema
 
 from caselog import case, write_xlsx
 

@@ -11,18 +11,10 @@ import yaml
 from click.testing import CliRunner
 
 from caseloop.cli import main
-from caseloop.config import (
-    CHANNELS,
-    DEFAULT_RULES,
-    DEFAULT_SCHEMA,
-    FLAG_ORDER,
-    PRIORITIES,
-    RULES_CHECK,
-    STATUSES,
-    load_rules,
-    load_schema,
-)
+from caseloop.config import CHANNELS, FLAG_ORDER, PRIORITIES, STATUSES, load_rules
+from caseloop.datafiles import DEFAULT_RULES, DEFAULT_SCHEMA, RULES_CHECK
 from caseloop.errors import CaseloopError
+from caseloop.schema import load_schema
 
 from caselog import NOW, case, write_xlsx
 

@@ -24,9 +24,10 @@ import xlsxwriter
 from caseloop.backends.xlsx import read as xlsx_read
 from caseloop.backends.xlsx import scan
 from caseloop.backends.xlsx.workbook import ExcelWorkbook
-from caseloop.config import load_rules, load_schema
+from caseloop.config import load_rules
 from caseloop.frame import build_frame
 from caseloop.ports import CellError
+from caseloop.schema import load_schema
 
 from caselog import HEADERS, NOW, case, write_xlsx
 from hostile import NOW_TEXT, run

@@ -9,11 +9,13 @@ import pandas as pd
 import pytest
 
 import caseloop
-from caseloop.config import DEFAULT_SCHEMA, load_labels, load_rules, load_schema
+from caseloop.config import load_labels, load_rules
+from caseloop.datafiles import DEFAULT_SCHEMA
 from caseloop.errors import CaseloopError
 from caseloop.frame import build_frame
 from caseloop.ports import CellError, Grid
 from caseloop.problems import CATALOGUE, LABEL_GROUP, TemplateFieldError, problem, template_fields
+from caseloop.schema import load_schema
 
 from caselog import HEADERS, NOW, case, grid
 

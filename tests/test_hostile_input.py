@@ -21,7 +21,7 @@ import pytest
 import xlsxwriter
 from msoffcrypto.format.ooxml import OOXMLFile
 
-from caseloop.config import load_schema
+from caseloop.schema import load_schema
 
 from caselog import HEADERS, case, write_xlsx
 from hostile import (

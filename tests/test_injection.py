@@ -21,10 +21,11 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from python_calamine import CalamineWorkbook
 
-from caseloop.config import load_labels, load_rules, load_schema
+from caseloop.config import load_labels, load_rules
 from caseloop.frame import build_frame
 from caseloop.markdown import weekly_markdown
 from caseloop.rules import evaluate
+from caseloop.schema import load_schema
 from caseloop.weekly import weekly_report
 
 from caselog import HEADERS, NOW, case, grid, write_xlsx

@@ -6,7 +6,8 @@ import string
 import pytest
 import yaml
 
-from caseloop.config import DEFAULT_RULES, FLAG_ORDER, load_rules
+from caseloop.config import FLAG_ORDER, load_rules
+from caseloop.datafiles import DEFAULT_RULES
 from caseloop.errors import CaseloopError
 from caseloop.playbook import (
     DEADLINE_KINDS,

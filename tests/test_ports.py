@@ -22,10 +22,11 @@ from caseloop.backends.csvfile import CsvWorkbook
 from caseloop.backends.gsheets import load_credentials, open_google_workbook
 from caseloop.backends.gsheets.api_errors import api_failure
 from caseloop.cli import OPTIONS, main
-from caseloop.config import load_rules, load_schema
+from caseloop.config import load_rules
 from caseloop.errors import OptionError
 from caseloop.model import SheetModel
 from caseloop.ports import Grid, Workbook, WriteResult
+from caseloop.schema import load_schema
 from caseloop.weekly import Week
 
 from fakesheets import FakeSheetsServer, fake_client_class

@@ -16,13 +16,14 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from caseloop.config import FLAG_ORDER, load_labels, load_rules, load_schema
+from caseloop.config import FLAG_ORDER, load_labels, load_rules
 from caseloop.errors import CaseloopError
 from caseloop.frame import CaseFrame, build_frame
 from caseloop.markdown import weekly_markdown
 from caseloop.ports import CellError, Grid
 from caseloop.render import render_status, render_weekly
 from caseloop.rules import CONDITIONS, evaluate
+from caseloop.schema import load_schema
 from caseloop.views import status_view
 from caseloop.weekly import weekly_report
 

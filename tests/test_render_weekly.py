@@ -11,10 +11,11 @@ from lxml import etree
 
 from caseloop.backends.gsheets.charts import chart_spec
 from caseloop.cli import main
-from caseloop.config import load_labels, load_rules, load_schema
+from caseloop.config import load_labels, load_rules
 from caseloop.frame import build_frame
 from caseloop.render import render_weekly
 from caseloop.rules import evaluate
+from caseloop.schema import load_schema
 from caseloop.weekly import weekly_report
 
 from caselog import NOW, case, grid, write_xlsx

@@ -6,10 +6,11 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from caseloop.config import load_rules, load_schema
+from caseloop.config import load_rules
 from caseloop.frame import build_frame
 from caseloop.ports import CellError
 from caseloop.rules import evaluate
+from caseloop.schema import load_schema
 
 from caselog import HEADERS, NOW, case, grid
 

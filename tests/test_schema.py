@@ -4,7 +4,9 @@ import json
 
 from frictionless import Schema
 
-from caseloop.config import CHANNELS, DEFAULT_SCHEMA, FLAG_ORDER, load_rules, load_schema
+from caseloop.config import CHANNELS, FLAG_ORDER, load_rules
+from caseloop.datafiles import DEFAULT_SCHEMA
+from caseloop.schema import load_schema
 
 
 def test_schema_is_a_valid_frictionless_table_schema():

@@ -11,11 +11,12 @@ from python_calamine import CalamineWorkbook
 
 from caseloop.cells import CELL_LIMIT, fit_text, utf16_len
 from caseloop.cli import main
-from caseloop.config import load_labels, load_rules, load_schema
+from caseloop.config import load_labels, load_rules
 from caseloop.frame import build_frame
 from caseloop.playbook import load_playbook, with_deadline_evidence
 from caseloop.render import render_status
 from caseloop.rules import evaluate
+from caseloop.schema import load_schema
 from caseloop.views import status_view
 
 from caselog import NOW, case, grid, write_xlsx

@@ -4,9 +4,10 @@ import datetime as dt
 
 import pandas as pd
 
-from caseloop.config import load_labels, load_rules, load_schema
+from caseloop.config import load_labels, load_rules
 from caseloop.frame import build_frame
 from caseloop.rules import evaluate
+from caseloop.schema import load_schema
 from caseloop.views import CONTEXT_KEYS, status_view
 
 from caselog import HEADERS, NOW, case, grid

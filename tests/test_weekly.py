@@ -6,12 +6,13 @@ import re
 import pandas as pd
 import pytest
 
-from caseloop.config import load_labels, load_rules, load_schema
+from caseloop.config import load_labels, load_rules
 from caseloop.errors import CaseloopError, OptionError
 from caseloop.frame import build_frame
 from caseloop.markdown import weekly_markdown
 from caseloop.render import render_weekly
 from caseloop.rules import evaluate
+from caseloop.schema import load_schema
 from caseloop.weekly import Week, default_week, weekly_report
 
 from caselog import case, grid

@@ -14,25 +14,21 @@ import pandas as pd
 
 from .backends import open_workbook
 from .config import (
-    DEFAULT_LABELS,
-    DEFAULT_RULES,
-    DEFAULT_SCHEMA,
     FIRST_YEAR,
     LAST_YEAR,
     Labels,
     Rules,
-    Schema,
     check_rules_fit_schema,
     load_labels,
     load_rules,
-    load_schema,
-    normalize_label,
 )
+from .datafiles import DEFAULT_LABELS, DEFAULT_RULES, DEFAULT_SCHEMA
 from .errors import CaseloopError, OptionError
 from .frame import CaseFrame, build_frame
 from .model import SheetModel
 from .playbook import Playbook, check_playbook_fits_rules, load_playbook, with_deadline_evidence
 from .ports import Workbook, WriteResult
+from .schema import Schema, load_schema, normalize_label
 
 if TYPE_CHECKING:  # imported when used, so --help and validate do not load them
     from .views import StatusView

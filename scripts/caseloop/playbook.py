@@ -8,7 +8,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from .config import SCHEMA_DIR, Rules, _load_yaml, _problems, _refuse_problems
+from .config import Rules
+from .datafiles import SCHEMA_DIR, _load_yaml, _problems, _refuse_problems
 from .errors import CaseloopError
 
 DEFAULT_PLAYBOOK = SCHEMA_DIR / "playbook.yaml"

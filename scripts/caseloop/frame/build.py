@@ -11,10 +11,11 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-from ..config import Field, Rules, Schema, normalize_label
+from ..config import Rules
 from ..errors import Problem
 from ..ports import Grid
 from ..problems import problem
+from ..schema import Field, Schema, normalize_label
 from .checks import RowChecks, pattern_problems, promised_problems, required_problems, turn_problems
 from .column import Column, Parsed, column_letter, sheet_ref, show
 from .dates import parse_dates

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from ..config import Rules, normalize_label
+from ..config import Rules
+from ..schema import normalize_label
 from .column import Column, Parsed
 from .text import read_text
 

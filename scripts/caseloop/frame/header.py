@@ -6,9 +6,9 @@ import difflib
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..config import Schema, normalize_label
 from ..errors import CaseloopError
 from ..ports import Grid
+from ..schema import Schema, normalize_label
 from .column import column_letter, sheet_ref
 
 HEADER_SCAN_ROWS = 10

@@ -7,8 +7,8 @@ import re
 import numpy as np
 import pandas as pd
 
-from ..config import normalize_label
 from ..errors import Problem
+from ..schema import normalize_label
 from .column import Column, Parsed
 from .text import read_text
 

@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..config import Schema, normalize_label
 from ..ports import Grid
+from ..schema import Schema, normalize_label
 from .header import MIN_KNOWN_HEADERS, Header
 from .text import text_of
 

@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..config import normalize_label
 from ..ports import CellError
+from ..schema import normalize_label
 from .column import Column, Parsed
 
 
