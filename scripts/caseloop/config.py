@@ -13,10 +13,10 @@ from .datafiles import (
     DEFAULT_LABELS,
     DEFAULT_RULES,
     RULES_CHECK,
-    _load_yaml,
-    _problems,
-    _refuse_problems,
-    _shown,
+    check_problems,
+    load_yaml,
+    refuse_problems,
+    shown_value,
 )
 from .errors import CaseloopError
 from .schema import Schema, normalize_label
@@ -133,9 +133,9 @@ def _vocab(entries: dict[str, dict[str, Any] | None]) -> tuple[dict[str, str], d
 @cache
 def load_rules(path: Path = DEFAULT_RULES) -> Rules:
     """The rules, every value checked first: a typo is named, never written into a workbook."""
-    data = _load_yaml(path, "rules", "rules")
-    _refuse_problems(
-        path, _problems(data, RULES_CHECK, _rules_path_name, " (see sheets_schema/rules.yaml)")
+    data = load_yaml(path, "rules", "rules")
+    refuse_problems(
+        path, check_problems(data, RULES_CHECK, _rules_path_name, " (see sheets_schema/rules.yaml)")
     )
     targets = dict(data["reply_targets"])
     by_priority = targets.pop("by_priority", None) or {}
@@ -254,7 +254,7 @@ def _deadline_windows(
         for key in hours:
             if key != "default" and key not in marketplaces:
                 raise CaseloopError(
-                    f"{path}: deadline_types.{name}.window_hours names {_shown(key)}, which is "
+                    f"{path}: deadline_types.{name}.window_hours names {shown_value(key)}, which is "
                     "not a marketplace of the rules file; use default or a code under "
                     "marketplaces (US, UK ...)."
                 )
@@ -279,4 +279,4 @@ def check_rules_fit_schema(
 
 @cache
 def load_labels(path: Path = DEFAULT_LABELS) -> Labels:
-    return Labels(_load_yaml(path, "labels", None, check="sheets_schema/labels.yaml"))
+    return Labels(load_yaml(path, "labels", None, check="sheets_schema/labels.yaml"))

@@ -34,7 +34,7 @@ RULES_CHECK = SCHEMA_DIR / "checks" / "rules.json"
 SCHEMA_CHECK = SCHEMA_DIR / "checks" / "case_log.json"
 
 
-def _read_text(path: Path, what: str, setting: str | None, check: str = "{option}") -> str:
+def read_text(path: Path, what: str, setting: str | None, check: str = "{option}") -> str:
     """The file's text. ``setting`` names the file (the CLI spells its option where ``check``
     says ``{option}``); None for a file no option names, where ``check`` says what to check."""
     try:
@@ -49,12 +49,12 @@ def _read_text(path: Path, what: str, setting: str | None, check: str = "{option
         raise CaseloopError(f"Cannot read the {what} file {path}: {reason}.") from None
 
 
-def _load_yaml(
+def load_yaml(
     path: Path, what: str, setting: str | None, check: str = "{option}"
 ) -> dict[str, Any]:
     import yaml
 
-    text = _read_text(path, what, setting, check)
+    text = read_text(path, what, setting, check)
     # The C loader, where PyYAML was built with libyaml, reads the rules ten times faster.
     base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -70,7 +70,7 @@ def _load_yaml(
                 line = key_node.start_mark.line + 1
                 if key in seen:
                     raise CaseloopError(
-                        f"{path}: {_shown(key)} is written twice, at lines {seen[key]} and "
+                        f"{path}: {shown_value(key)} is written twice, at lines {seen[key]} and "
                         f"{line}; keep one."
                     )
                 seen[key] = line
@@ -122,7 +122,7 @@ def _validator(check: Path) -> Any:
     return checker(json.loads(check.read_text(encoding="utf-8")), format_checker=formats)
 
 
-def _shown(value: Any) -> str:
+def shown_value(value: Any) -> str:
     """A value the way the person typed it, near enough: quoted text, YAML's words."""
     if value is None:
         return "empty"
@@ -157,7 +157,7 @@ def _position(data: Any, path: list[Any]) -> tuple[int, ...]:
     return tuple(where)
 
 
-def _problems(
+def check_problems(
     data: Any, check: Path, name_path: Callable[[list[Any]], str], see: str
 ) -> list[tuple[tuple[int, ...], str]]:
     """Every value of ``data`` that does not fit ``check``: (position, sentence), one per key."""
@@ -169,7 +169,7 @@ def _problems(
         if "propertyNames" in error.absolute_schema_path:
             # The key itself is wrong ("Urgent" among priorities, YAML's false for NO).
             key = error.instance
-            text = f"{name_path(path) or 'the file'} names {_shown(key)}; {advice}"
+            text = f"{name_path(path) or 'the file'} names {shown_value(key)}; {advice}"
             path = [*path, key]
         elif keyword == "additionalProperties":
             known = error.schema.get("properties", {})
@@ -191,13 +191,13 @@ def _problems(
         elif keyword in ("minProperties", "minItems") and "x-empty" in error.schema:
             text = f"{name_path(path)} is empty; {error.schema['x-empty']}"
         else:
-            text = f"{name_path(path) or 'the file'} is {_shown(error.instance)}; {advice or error.message}"
+            text = f"{name_path(path) or 'the file'} is {shown_value(error.instance)}; {advice or error.message}"
         # One problem per key: ".inf" is both too large and not finite.
         found.setdefault(tuple(map(str, path)), (_position(data, path), text))
     return sorted(found.values(), key=lambda p: p[0])
 
 
-def _refuse_problems(path: Path, problems: list[tuple[tuple[int, ...], str]]) -> None:
+def refuse_problems(path: Path, problems: list[tuple[tuple[int, ...], str]]) -> None:
     if not problems:
         return
     more = len(problems) - 1

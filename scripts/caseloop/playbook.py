@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import Rules
-from .datafiles import SCHEMA_DIR, _load_yaml, _problems, _refuse_problems
+from .datafiles import SCHEMA_DIR, check_problems, load_yaml, refuse_problems
 from .errors import CaseloopError
 
 DEFAULT_PLAYBOOK = SCHEMA_DIR / "playbook.yaml"
@@ -110,10 +110,10 @@ def _check_actions(path: Path, data: dict[str, Any]) -> None:
 @cache
 def load_playbook(path: Path = DEFAULT_PLAYBOOK) -> Playbook:
     """The playbook, every key and sentence checked first: a typo is named with its key."""
-    data = _load_yaml(path, "playbook", None, check="sheets_schema/playbook.yaml")
-    _refuse_problems(
+    data = load_yaml(path, "playbook", None, check="sheets_schema/playbook.yaml")
+    refuse_problems(
         path,
-        _problems(
+        check_problems(
             data,
             PLAYBOOK_CHECK,
             lambda p: ".".join(str(k) for k in p),

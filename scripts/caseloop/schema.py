@@ -11,7 +11,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from .datafiles import DEFAULT_SCHEMA, SCHEMA_CHECK, _problems, _read_text, _refuse_problems
+from .datafiles import DEFAULT_SCHEMA, SCHEMA_CHECK, check_problems, read_text, refuse_problems
 from .errors import CaseloopError
 
 # The columns the code computes with, and the type it reads each as: a schema must keep them.
@@ -127,7 +127,7 @@ def _schema_path_name(fields: Any) -> Callable[[list[Any]], str]:
 
 @cache
 def load_schema(path: Path = DEFAULT_SCHEMA) -> Schema:
-    text = _read_text(path, "schema", "schema")
+    text = read_text(path, "schema", "schema")
     try:
         data = json.loads(text)
     except ValueError as exc:
@@ -137,7 +137,9 @@ def load_schema(path: Path = DEFAULT_SCHEMA) -> Schema:
         raise CaseloopError(
             f"The schema file {path} must hold a JSON object with a list of fields."
         )
-    _refuse_problems(path, _problems(data, SCHEMA_CHECK, _schema_path_name(data.get("fields")), ""))
+    refuse_problems(
+        path, check_problems(data, SCHEMA_CHECK, _schema_path_name(data.get("fields")), "")
+    )
     # The check above proved "fields" a list of objects, each with a name and a type.
     raw_fields: list[dict[str, Any]] = data["fields"]
     names = [raw["name"] for raw in raw_fields]
