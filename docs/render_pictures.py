@@ -1,6 +1,7 @@
 """Render the README pictures from real caseloop output: each generated tab to a PNG.
 
-Run from the repo root after the demo (needs LibreOffice, poppler-utils and Pillow):
+Run from the repo root after the demo (needs LibreOffice, poppler-utils, Pillow and a CJK font
+such as Debian's fonts-wqy-microhei):
     python docs/render_pictures.py out/case_log.xlsx
 It copies one tab at a time into a scratch workbook (the demo output is never changed), prints
 it to PDF with LibreOffice headless and turns the first page into docs/<tab>.png.

@@ -21,6 +21,7 @@ from caseloop.render import (
     render_status,
     shorten,
     text_width,
+    wrapped_lines,
 )
 from caseloop.views import STATUS_COLUMNS, StatusView
 
@@ -119,6 +120,23 @@ def test_next_action_keeps_every_related_id_and_wraps(status_sheet):
         assert cell.alignment.wrap_text
     letter = openpyxl.utils.get_column_letter(column)
     assert status_sheet.column_dimensions[letter].width <= WRAPPED_WIDTHS["next_action"] + 1
+
+
+def test_rows_are_tall_enough_for_their_wrapped_text(status_sheet):
+    # Excel and LibreOffice keep a row at one line on opening: the height is written for them.
+    names = header(status_sheet)
+    wrapped = [names.index(label) + 1 for label in ("Summary", "Next action", "Notes")]
+    for row in range(3, 3 + len(LOOKS)):
+        lines = max(
+            wrapped_lines(
+                str(status_sheet.cell(row, c).value or ""),
+                status_sheet.column_dimensions[openpyxl.utils.get_column_letter(c)].width,
+            )
+            for c in wrapped
+        )
+        assert lines >= 2  # ten related IDs do not fit one line of Next action
+        assert status_sheet.row_dimensions[row].height >= 15 * lines
+    assert wrapped_lines("B0TEST1234 " * 12, 40) == 4  # three 10-wide words a line
 
 
 def test_each_row_carries_its_flag_word_fill_and_font(status_sheet):

@@ -76,6 +76,9 @@ class SheetModel:
     freeze_rows: int = 0  # rows above this index are frozen
     auto_filter: Range | None = None
     charts: list[Chart] = field(default_factory=list)
+    # Heights (points) of rows whose wrapped text needs more than one line, by row index. Excel
+    # and LibreOffice do not grow a row for wrapped text on opening; Google Sheets does.
+    row_heights: dict[int, float] = field(default_factory=dict)
     kind: str = "status"  # which generated tab this is ("status", "weekly"): the caseloop mark
 
     @property

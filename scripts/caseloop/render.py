@@ -44,6 +44,8 @@ PASSED_THROUGH = {"store": "Store", "summary": "Summary"}
 WRAPPED_WIDTHS = {"summary": 40, "next_action": 60, "notes": 60}
 # A Summary longer than three wrapped lines is cut with "…": the full text is in the Case Log.
 SUMMARY_MAX_WIDTH = 3 * WRAPPED_WIDTHS["summary"]
+LINE_POINTS = 15.0  # one line of 11-point text
+MAX_ROW_POINTS = 409.0  # Excel's tallest row
 
 
 # East Asian wide and full-width characters (CJK, Hangul, full-width forms) take two columns.
@@ -183,10 +185,50 @@ def render_status(
         title=title or labels.get("tabs", "status", lang),
         rows=rows,
         col_widths=widths,
+        row_heights=wrapped_row_heights(rows, widths, start=2),
         freeze_rows=2,
         auto_filter=Range(1, 0, max(1, len(rows) - 1), len(STATUS_TAB_COLUMNS) - 1),
         kind="status",
     )
+
+
+def wrapped_lines(text: str, width: float) -> int:
+    """How many lines ``text`` takes wrapped in a column ``width`` characters wide (an estimate
+    by display width, words not split: enough that nothing is hidden)."""
+    lines = 0
+    columns = max(int(width), 1)
+    for paragraph in text.split("\n"):
+        used, count = 0, 1
+        for word in paragraph.split(" "):
+            size = text_width(word)
+            if used and used + 1 + size > columns:
+                count, used = count + 1, 0
+            if size > columns:  # a word wider than the column is broken across lines
+                count += (used + size - 1) // columns
+                used = (used + size) % columns
+            else:
+                used += size + (1 if used else 0)
+        lines += count
+    return lines
+
+
+def wrapped_row_heights(
+    rows: list[list[Cell]], widths: list[float], start: int
+) -> dict[int, float]:
+    """Row heights (points) that show every line of the wrapped cells from row ``start`` on."""
+    heights: dict[int, float] = {}
+    for r in range(start, len(rows)):
+        lines = max(
+            (
+                wrapped_lines(str(cell.value), widths[c])
+                for c, cell in enumerate(rows[r])
+                if cell.style is not None and cell.style.wrap and cell.value and c < len(widths)
+            ),
+            default=1,
+        )
+        if lines > 1:
+            heights[r] = min(LINE_POINTS * lines, MAX_ROW_POINTS)
+    return heights
 
 
 # -- Weekly Summary ------------------------------------------------------------------------

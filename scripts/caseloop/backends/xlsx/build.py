@@ -209,6 +209,8 @@ def build(
             sheet = workbook.add_worksheet(title)
             for col, width in enumerate(model.col_widths):
                 sheet.set_column(col, col, width)
+            for row, height in model.row_heights.items():
+                sheet.set_row(row, height)
             if model.freeze_rows:
                 sheet.freeze_panes(model.freeze_rows, 0)
             if model.auto_filter is not None:
