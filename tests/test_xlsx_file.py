@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import errno
 import hashlib
+import io
 import json
 import os
 import signal
@@ -14,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -747,6 +749,21 @@ def test_a_half_written_workbook_is_put_back_by_the_next_run(workbook: Path) -> 
         lock.release()
     commit_workbook(workbook, NEW, read_fingerprint=fingerprint(workbook))
     assert workbook.read_bytes() == NEW and leftovers(workbook.parent) == []
+
+
+def test_a_whole_workbook_saved_over_an_interrupted_write_is_kept(workbook: Path) -> None:
+    # After the crash a colleague opened the backup, added a tab and saved over the log: a
+    # complete workbook that is neither caseloop's old nor new version. It is theirs: the
+    # journal goes, the file stays, no backup is put back over it.
+    _interrupted(workbook, "writing-in-place")
+    theirs = io.BytesIO()
+    with zipfile.ZipFile(theirs, "w") as archive:
+        archive.writestr("xl/workbook.xml", "<workbook/>")
+        archive.writestr("xl/worksheets/sheet9.xml", "<worksheet>their new tab</worksheet>")
+    workbook.write_bytes(theirs.getvalue())
+    with CaseloopLock(workbook) as lock:
+        assert lock.repaired is None
+    assert workbook.read_bytes() == theirs.getvalue() and not _journal(workbook).exists()
 
 
 def test_a_journal_whose_new_version_is_all_written_is_simply_dropped(workbook: Path) -> None:

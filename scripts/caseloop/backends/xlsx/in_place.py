@@ -8,6 +8,7 @@ import json
 import os
 import secrets
 import socket
+import zipfile
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -120,6 +121,16 @@ def write_journal(target: Path, copy: Path, old_sha: str, new_sha: str) -> Path:
     return journal
 
 
+def _whole_workbook(path: Path) -> bool:
+    """Whether ``path`` is a complete zip whose every member reads back with its checksum (a
+    write cut short leaves no end record, or one whose directory points at other bytes)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return archive.testzip() is None
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError):
+        return False
+
+
 def repair(target: Path, on_step: OnStep = no_step) -> str | None:
     """Finish what an interrupted in-place write left: called holding caseloop's lock.
 
@@ -150,8 +161,11 @@ def repair(target: Path, on_step: OnStep = no_step) -> str | None:
     refuse_if_open(target, target)
     try:
         current = sha256_of(target)
-        if current in (new_sha, old_sha):
-            journal.unlink()  # all written (only the journal's removal was missing), or none
+        if current in (new_sha, old_sha) or _whole_workbook(target):
+            # All written (only the journal's removal was missing), none written, or a whole
+            # workbook someone saved over the interrupted write: theirs is kept, never rolled
+            # back. Only a file that is not a complete zip is caseloop's half.
+            journal.unlink()
             fsync_folder(target.parent)
             return None
         backup_ok = saved.is_file() and sha256_of(saved) == old_sha
