@@ -94,6 +94,28 @@ def test_an_empty_sheet_name_is_not_the_default(log, command, sheet):
     assert digest(log) == before
 
 
+@pytest.mark.parametrize("command", ["sync", "report"])
+@pytest.mark.parametrize("output", ["", "  "])
+def test_an_empty_output_never_means_in_place(log, command, output):
+    before = digest(log)
+    one_sentence(
+        run(command, log, "--output", output, "--now", NOW_TEXT),
+        "--output is empty; give the path of the copy to write, or leave --output out to "
+        "update the log itself.",
+    )
+    assert digest(log) == before
+
+
+def test_an_empty_markdown_path_is_refused_before_anything_is_written(log):
+    before = digest(log)
+    one_sentence(
+        run("report", log, "--markdown", "", "--now", NOW_TEXT),
+        "--markdown is empty; give the path of the Markdown file, - to print it, or leave "
+        "--markdown out.",
+    )
+    assert digest(log) == before
+
+
 # 📊 is one character to Python but two UTF-16 code units to Excel.
 @pytest.mark.parametrize("option", ["--status-tab", "--report-tab"])
 def test_tab_names_are_counted_in_utf16_units_as_excel_does(log, option):

@@ -186,6 +186,12 @@ SPREADSHEET_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".csv")
 def check_markdown_path(markdown: str | None, log: str, output: str | None = None) -> None:
     """Refuse a Markdown file that would land on the log or a spreadsheet, or cannot be
     written at all, before anything is written."""
+    if markdown is not None and not markdown.strip():
+        raise OptionError(
+            "markdown",
+            "{option} is empty; give the path of the Markdown file, - to print it, or leave "
+            "{option} out.",
+        )
     if not markdown or markdown == "-":
         return
     path = Path(markdown)

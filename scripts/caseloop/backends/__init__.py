@@ -33,6 +33,13 @@ def open_workbook(
     it is taken before it is read (call ``close()`` on the workbook if no write follows).
     ``on_step``: called at each step of an Excel commit (see ``xlsx.steps``); tests step in there.
     """
+    if output is not None and not str(output).strip():
+        # An empty --output is a slip (a shell variable that was not set), never "in place".
+        raise OptionError(
+            "output",
+            "{option} is empty; give the path of the copy to write, or leave {option} out to "
+            "update the log itself.",
+        )
     if is_google(log):
         from .gsheets import open_google_workbook
 
