@@ -352,6 +352,20 @@ def test_duplicate_on_every_open_case_of_a_problem_but_the_oldest():
     assert out.iloc[1]["duplicates"] == sorted([ids[0], ids[2]])
 
 
+def test_no_duplicate_across_marketplaces_or_stores():
+    # Each marketplace and each store is its own Seller Central case list: nothing to merge.
+    asin = "B0SAMEASIN"
+    out = judge(
+        case(Category="Listing", ASIN=asin, Marketplace="US", Opened_At=NOW - 5 * H),
+        case(Category="Listing", ASIN=asin, Marketplace="JP", Opened_At=NOW - 2 * H),
+        case(Category="Listing", ASIN=asin, Marketplace="US", Store="B", Opened_At=NOW - 1 * H),
+        case(Category="Listing", ASIN=asin, Marketplace="US", Opened_At=NOW - 1 * H),
+    )
+    assert out["flag"].tolist()[:3] == ["ON TRACK", "ON TRACK", "ON TRACK"]
+    assert out["flag"].tolist()[3] == "DUPLICATE"
+    assert out["duplicate_of"].tolist()[3] == out["Case ID"].tolist()[0]
+
+
 def test_duplicate_through_related_cases_and_above_overdue():
     first = case(Opened_At=NOW - 40 * H)
     out = judge(

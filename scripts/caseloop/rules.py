@@ -91,12 +91,17 @@ def _optional(cases: pd.DataFrame) -> pd.DataFrame:
 
 
 def problem_keys(cases: pd.DataFrame, valid: pd.Series) -> dict[str, pd.Series]:
-    """For each ID column, the key two cases share when they are about the same thing:
-    the same Category and the same ASIN, Order ID or Shipment ID (None where there is none)."""
+    """For each ID column, the key two cases share when they are about the same thing: the
+    same Category, Marketplace and Store (one Seller Central account: a case cannot be merged
+    into another account's or marketplace's) and the same ASIN, Order ID or Shipment ID (None
+    where there is none)."""
     keys = {}
+    account = (
+        cases["Marketplace"].fillna("").astype(str) + "\x1f" + cases["Store"].fillna("").astype(str)
+    )
     for column in ID_COLUMNS:
         has = valid & cases["Category"].notna() & cases[column].notna()
-        key = cases["Category"].astype(str) + "\x1f" + cases[column].astype(str)
+        key = cases["Category"].astype(str) + "\x1f" + account + "\x1f" + cases[column].astype(str)
         keys[column] = key.where(has, None)
     return keys
 
