@@ -59,7 +59,7 @@ def test_the_reason_comes_first_and_the_unknown_ids_are_summarised():
     ) in notes
     # The reason (the playbook's escalation route for the category) first, then the IDs.
     assert action.startswith("Raise it with advertising support (Contact Us › Advertising)")
-    assert action.endswith("quote " + ", ".join(UNKNOWN[:50]) + ", … and 2,650 more.")
+    assert action.endswith("Related cases: " + ", ".join(UNKNOWN[:50]) + ", … and 2,650 more.")
     assert utf16_len(notes) <= CELL_LIMIT and utf16_len(action) <= CELL_LIMIT
 
 

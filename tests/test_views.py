@@ -167,3 +167,11 @@ def test_a_chargeback_payments_case_needs_its_order_id():
     assert by_id(v, chargeback["Case ID"])["flag"] == "NEEDS INFO"
     assert "Order ID" in by_id(v, chargeback["Case ID"])["next_action"]
     assert by_id(v, plain["Case ID"])["flag"] != "NEEDS INFO"
+
+
+def test_an_escalation_without_related_cases_shows_no_placeholder():
+    c = case(Category="Tax & VAT", Opened_At=NOW - 200 * H, Last_Sent_At=NOW - 30 * H)
+    for lang in ("en", "zh"):
+        row = playbook_view(c, lang=lang).rows.iloc[0]
+        assert row["flag"] == "ESCALATE"
+        assert "[" not in row["next_action"] and "{" not in row["next_action"]

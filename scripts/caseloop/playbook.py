@@ -195,8 +195,12 @@ def next_action(
         )
     own = _category(playbook, category).get("actions") or {}
     when = "after" if deadline_passed else "before"
+    deadlines = playbook.raw["deadlines"]
+    if flag == "ESCALATE" and deadline_kind in deadlines and deadline_kind != "Other":
+        # A claim with a deadline is answered on its own page (Performance › A-to-z Guarantee
+        # Claims, Chargeback Claims…), not by a supervisor on a case: say where, and by when.
+        return _say(deadlines[deadline_kind][when], lang)
     if flag == "DEADLINE":
-        deadlines = playbook.raw["deadlines"]
         if deadline_kind in deadlines and deadline_kind != "Other":
             return _say(deadlines[deadline_kind][when], lang)
         if "DEADLINE" in own:
