@@ -8,27 +8,15 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from .config import Rules
+from .config import FLAG_ORDER, Rules
 from .datafiles import SCHEMA_DIR, check_problems, load_yaml, refuse_problems
 from .errors import CaseloopError
 
 DEFAULT_PLAYBOOK = SCHEMA_DIR / "playbook.yaml"
 PLAYBOOK_CHECK = SCHEMA_DIR / "checks" / "playbook.json"
 
-# Every flag a Next action is asked for (the contract's FLAG_ORDER).
-PLAYBOOK_FLAGS = (
-    "INVALID",
-    "DEADLINE",
-    "ESCALATE",
-    "DUPLICATE",
-    "REOPEN",
-    "OVERDUE",
-    "OUR TURN",
-    "NEEDS INFO",
-    "DUE SOON",
-    "ON TRACK",
-    "RESOLVED",
-)
+# Every flag a Next action is asked for: all of them.
+PLAYBOOK_FLAGS = FLAG_ORDER
 DEADLINE_KINDS = ("A-to-z", "Chargeback", "Reimbursement claim", "Appeal", "Other")
 # What views.py fills in (str.format_map): a sentence naming anything else would raise there.
 PLACEHOLDERS = ("case_id", "related_ids", "duplicate_of", "promised_by", "deadline", "passed_for")

@@ -212,11 +212,6 @@ def related_chains(cases: pd.DataFrame) -> Chains:
     )
 
 
-def related_chain_sizes(cases: pd.DataFrame) -> pd.Series:
-    """How many cases each case's Related Cases chain links together (itself included)."""
-    return related_chains(cases).size
-
-
 def components(keys: list[np.ndarray], n: int) -> np.ndarray:
     """Connected components of ``n`` items where items sharing a key value are linked: the
     smallest position in each component labels it. Vectorised label propagation."""

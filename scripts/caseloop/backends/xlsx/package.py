@@ -156,11 +156,6 @@ class Package:
             writer.add_new(name, content)
         writer.finish(self.zip.comment)
 
-    def to_bytes(self) -> bytes:
-        out = io.BytesIO()
-        self.write_to(out)
-        return out.getvalue()
-
 
 def _strip_zip64(extra: bytes) -> bytes:
     """Extra fields without the zip64 one: the sizes it carried go into the plain headers."""
