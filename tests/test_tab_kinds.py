@@ -327,7 +327,7 @@ def test_google_removes_a_stale_duplicate_and_keeps_the_team_name(
     open_fake(fake_sheets).write_tabs(
         [named(status_model(), "Status", ()), named(status_model(), "看板", ())]
     )
-    book.add_sheet("Status (old)", [["ours, not caseloop's"]])
+    fake_sheets.book(KEY).add_sheet("Status (old)", [["ours, not caseloop's"]])
     assert fake_sheets.book(KEY).titles() == ["Cases", "Status", "看板", "Status (old)"]
     fake_sheets.clear_log()
 
