@@ -91,7 +91,8 @@ class Workbook(Protocol):
     def read_tab(self, title: str) -> Grid: ...
 
     def write_tabs(self, tabs: list[SheetModel]) -> WriteResult:
-        """Write the generated tabs, all or nothing; never touch any other tab."""
+        """Write the generated tabs, all or nothing, each where ``plan_tab`` puts it (each model's
+        title becomes its tab's name); touch no other tab but caseloop's stale ones of a kind."""
         ...
 
     def close(self) -> None:
