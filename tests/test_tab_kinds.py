@@ -203,6 +203,14 @@ def test_a_tab_renamed_in_libreoffice_keeps_its_name(team: bytes, tmp_path: Path
     result = splice_tabs(resaved, [chinese(), named(weekly_model(), "周报", WEEKLY_NAMES)])
     assert generated_tabs(result) == {"看板": "status", "周报": "weekly"}
     assert tab_names(result)[-2:] == ["看板", "周报"]
+    # A workbook a stale duplicate was removed from opens in LibreOffice, marks in place.
+    stale = splice_tabs(team, [named(status_model(), "Status"), chinese(), weekly_model()])
+    merged = tmp_path / "merged.xlsx"
+    merged.write_bytes(splice_tabs(stale, [chinese(3)]))
+    office = LibreOffice(tmp_path / "second")
+    resaved = (office.convert(merged, "xlsx") / "merged.xlsx").read_bytes()
+    assert generated_tabs(resaved) == {"状态": "status", "Weekly Summary": "weekly"}
+    assert sheet_rows(resaved, "状态")[1][0] == "案例编号"
 
 
 def _overrides(content_types: str) -> list[str]:
