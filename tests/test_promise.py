@@ -7,6 +7,8 @@ from pathlib import Path
 
 import openpyxl
 
+from caseloop.backends.xlsx.workbook_part import generated_tabs
+
 from caselog import case, write_xlsx
 from hostile import NOW_TEXT, assert_one_sentence, run, sheet_parts
 
@@ -24,10 +26,12 @@ def test_report_tab_name_and_chinese_tab_names(tmp_path: Path) -> None:
     # The team's own "Weekly Summary" is refused, and --report-tab writes another name.
     assert_one_sentence(run("report", log, "--now", NOW_TEXT), "--report-tab NAME")
     assert run("report", log, "--now", NOW_TEXT, "--report-tab", "Weekly (caseloop)").exit_code == 0
+    # In Chinese, caseloop's report tab keeps the name someone gave it: no 周报 beside it.
     assert run("report", log, "--now", NOW_TEXT, "--lang", "zh").exit_code == 0
     assert run("sync", log, "--now", NOW_TEXT, "--lang", "zh").exit_code == 0
     book = openpyxl.load_workbook(log)
-    assert book.sheetnames == ["Cases", "Weekly Summary", "Weekly (caseloop)", "周报", "状态"]
+    assert book.sheetnames == ["Cases", "Weekly Summary", "Weekly (caseloop)", "状态"]
+    assert generated_tabs(log) == {"Weekly (caseloop)": "weekly", "状态": "status"}
     assert book["Weekly Summary"]["A1"].value == "the team's own weekly notes"
 
 

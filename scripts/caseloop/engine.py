@@ -253,7 +253,15 @@ def status_model(
     model = render_status(
         view, settings.rules, settings.labels, settings.lang, settings.generated, title
     )
+    if title is None:
+        model.default_titles = default_tab_titles(settings.labels, "status")
     return model, view
+
+
+def default_tab_titles(labels: Labels, kind: str) -> tuple[str, ...]:
+    """The names caseloop gives a tab of ``kind`` in every language (Status, 状态): a run in
+    one language renames caseloop's tab from the other's (``ports.plan_tab``)."""
+    return tuple(dict.fromkeys(str(name) for name in labels.raw["tabs"][kind].values()))
 
 
 def write(loaded: Loaded, models: list[SheetModel]) -> WriteResult:
@@ -270,9 +278,12 @@ def weekly(loaded: Loaded, settings: Settings, week_text: str | None) -> WeeklyR
 def weekly_model(report: WeeklyReport, settings: Settings, title: str | None = None) -> SheetModel:
     from .render import render_weekly
 
-    return render_weekly(
+    model = render_weekly(
         report, settings.rules, settings.labels, settings.lang, settings.generated, title
     )
+    if title is None:
+        model.default_titles = default_tab_titles(settings.labels, "weekly")
+    return model
 
 
 def weekly_text(report: WeeklyReport, settings: Settings) -> str:

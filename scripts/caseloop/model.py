@@ -80,6 +80,10 @@ class SheetModel:
     # and LibreOffice do not grow a row for wrapped text on opening; Google Sheets does.
     row_heights: dict[int, float] = field(default_factory=dict)
     kind: str = "status"  # which generated tab this is ("status", "weekly"): the caseloop mark
+    # The names caseloop gives this kind of tab in every language (Status, 状态), when the title
+    # is one of them; empty when the user named the tab. A backend renames caseloop's tab of the
+    # kind from one default to another, but keeps a name the team gave it (``ports.plan_tab``).
+    default_titles: tuple[str, ...] = ()
 
     @property
     def n_rows(self) -> int:

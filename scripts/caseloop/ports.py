@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -90,7 +91,8 @@ class Workbook(Protocol):
     def read_tab(self, title: str) -> Grid: ...
 
     def write_tabs(self, tabs: list[SheetModel]) -> WriteResult:
-        """Write the generated tabs, all or nothing; never touch any other tab."""
+        """Write the generated tabs, all or nothing, each where ``plan_tab`` puts it (each model's
+        title becomes its tab's name); touch no other tab but caseloop's stale ones of a kind."""
         ...
 
     def close(self) -> None:
@@ -105,7 +107,8 @@ TEAM_TAB = "team"  # a tab without caseloop's mark: never written
 
 def check_may_write(title: str, kind: str, found: str | None) -> None:
     """The one rule for every backend: caseloop writes a tab only if it is absent or carries
-    caseloop's mark for the same kind of report.
+    caseloop's mark for the same kind of report. (``plan_tab`` renames and removes only tabs
+    carrying that mark too.)
 
     ``found`` is ``NO_TAB``, ``TEAM_TAB``, or the kind named by the tab's caseloop mark ("" when
     an old mark names no kind, which counts as the same kind).
@@ -115,3 +118,55 @@ def check_may_write(title: str, kind: str, found: str | None) -> None:
     if found == TEAM_TAB:
         raise TabTakenError(title, kind)
     raise TabTakenError(title, kind, other_report=True)
+
+
+@dataclass(frozen=True)
+class TabPlan:
+    """What a backend does for one generated tab: which tab it rewrites, its name afterwards, and
+    caseloop's other tabs of the same kind it deletes."""
+
+    existing: str | None  # the tab rewritten in place, by its name now; None: a new tab is added
+    title: str  # the tab's name once written
+    remove: tuple[str, ...] = ()
+
+
+def plan_tab(
+    title: str,
+    kind: str,
+    default_titles: Sequence[str],
+    tabs: Sequence[tuple[str, str | None]],
+    pinned: Collection[str] = (),
+) -> TabPlan:
+    """Which tab a generated tab of ``kind`` goes to: one tab of each kind, whatever its language.
+
+    ``title`` is the name this run wants; ``default_titles`` the names caseloop gives this kind in
+    every language, empty when the user named the tab (``--status-tab``). ``tabs`` lists every
+    tab in order with what its mark says (``TEAM_TAB``, or the kind its caseloop mark names).
+    ``pinned``: folded names of tabs that must keep their names and stay (a team formula reads
+    them by name, or the workbook's structure is locked).
+
+    A tab of the wanted name is the one written, if ``check_may_write`` allows it. Otherwise
+    caseloop's tab of the kind (by its mark) is rewritten in place: under the name the team gave
+    it when that is not one of caseloop's default names (the team's choice is kept; an explicit
+    name for this run wins over it), else renamed to ``title``. Any other tab marked for the same
+    kind (left by runs in another language) is removed; a tab without the mark never is.
+    """
+    wanted = title.casefold()
+    defaults = {name.casefold() for name in default_titles}
+    pinned = {name.casefold() for name in pinned}
+    ours = [name for name, found in tabs if found == kind]
+    target = next(((n, f) for n, f in tabs if n.casefold() == wanted), None)
+    if target is not None:
+        check_may_write(target[0], kind, target[1])
+        existing, new_title = target[0], target[0]  # the existing spelling (Excel ignores case)
+    elif not ours:
+        existing, new_title = None, title
+    else:
+        # Names to keep: pinned ones, and (unless the user named the tab) the team's own names.
+        keep = [
+            n for n in ours if n.casefold() in pinned or (defaults and n.casefold() not in defaults)
+        ]
+        existing = (keep or ours)[0]
+        new_title = existing if keep else title
+    remove = tuple(n for n in ours if n != existing and n.casefold() not in pinned)
+    return TabPlan(existing, new_title, remove)

@@ -8,7 +8,7 @@ from typing import Any
 from ...model import Cell, SheetModel
 from .cells import cell_format, cell_value, format_key, grid_range
 from .charts import chart_spec
-from .marks import MARK_KEY, check_writable
+from .marks import MARK_KEY, plan_tabs
 
 DEFAULT_COLUMN_PX = 100  # Google's width for a column nobody resized
 
@@ -20,14 +20,19 @@ def write_requests(
 
     ``sheets`` is the spreadsheet's metadata ``sheets`` list and ``tz`` its time zone. A tab that
     is not caseloop's to write is refused (``RefusedError``) before any request is built.
+    caseloop's tab of the same kind under another name is rewritten in place (renamed in the
+    same request that resizes it when ``marks.plan_tabs`` says so), and its other tabs of that
+    kind are deleted in the same batch: one tab per kind, at no extra request. Each model's
+    ``title`` becomes the name its tab has.
     """
     by_title = {s["properties"]["title"]: s for s in sheets}
     used_ids = {s["properties"].get("sheetId", 0) for s in by_title.values()}
-    # Checked for every tab before anything is sent, so a refusal writes nothing.
-    check_writable(tabs, by_title)
+    plans = plan_tabs(tabs, sheets)  # every tab checked before anything is built or sent
     requests: list[dict[str, Any]] = []
-    for model in tabs:
-        existing = by_title.get(model.title)
+    removed: list[str] = []
+    for model, plan in zip(tabs, plans, strict=True):
+        existing = by_title.get(plan.existing) if plan.existing is not None else None
+        model.title = plan.title
         if existing is None:
             sheet_id = _new_sheet_id(used_ids)
             used_ids.add(sheet_id)
@@ -36,6 +41,12 @@ def write_requests(
             sheet_id = existing["properties"].get("sheetId", 0)
             requests += reset_requests(model, existing)
         requests += content_requests(model, sheet_id, tz)
+        removed += [name for name in plan.remove if name not in removed]
+    # Last, so a failure anywhere above leaves them (the batch is atomic anyway).
+    requests += [
+        {"deleteSheet": {"sheetId": by_title[name]["properties"].get("sheetId", 0)}}
+        for name in removed
+    ]
     return requests
 
 
@@ -97,8 +108,17 @@ def create_requests(model: SheetModel, sheet_id: int) -> list[dict[str, Any]]:
 
 
 def reset_requests(model: SheetModel, existing: dict[str, Any]) -> list[dict[str, Any]]:
-    """Empty a tab caseloop made earlier: charts, filter, merges, then resize it to the model."""
+    """Empty a tab caseloop made earlier: charts, filter, merges, then resize it to the model
+    (and give it the model's title, in the same request, when that differs)."""
     sheet_id = existing["properties"].get("sheetId", 0)
+    properties: dict[str, Any] = {"sheetId": sheet_id, "gridProperties": _grid_properties(model)}
+    fields = (
+        "gridProperties.rowCount,gridProperties.columnCount,"
+        "gridProperties.frozenRowCount,gridProperties.frozenColumnCount"
+    )
+    if existing["properties"].get("title") != model.title:
+        properties["title"] = model.title
+        fields += ",title"
     requests: list[dict[str, Any]] = [
         {"deleteEmbeddedObject": {"objectId": chart["chartId"]}}
         for chart in existing.get("charts", [])
@@ -107,15 +127,7 @@ def reset_requests(model: SheetModel, existing: dict[str, Any]) -> list[dict[str
         requests.append({"clearBasicFilter": {"sheetId": sheet_id}})
     if existing.get("merges"):
         requests.append({"unmergeCells": {"range": {"sheetId": sheet_id}}})
-    requests.append(
-        {
-            "updateSheetProperties": {
-                "properties": {"sheetId": sheet_id, "gridProperties": _grid_properties(model)},
-                "fields": "gridProperties.rowCount,gridProperties.columnCount,"
-                "gridProperties.frozenRowCount,gridProperties.frozenColumnCount",
-            }
-        }
-    )
+    requests.append({"updateSheetProperties": {"properties": properties, "fields": fields}})
     # Values, formats, notes and validation left by the earlier run (or typed by someone).
     requests.append({"updateCells": {"range": {"sheetId": sheet_id}, "fields": "*"}})
     return requests

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...model import SheetModel
-from ...ports import NO_TAB, TEAM_TAB, check_may_write
+from ...ports import TEAM_TAB, TabPlan, plan_tab
 
 MARK_KEY = "caseloop"  # developer metadata key on every tab caseloop generates
 
@@ -23,14 +23,11 @@ def kind_of(sheet: dict[str, Any]) -> str | None:
     return None
 
 
-def check_writable(tabs: list[SheetModel], by_title: dict[str, dict[str, Any]]) -> None:
-    """Refuse, before anything is sent, to write over a tab caseloop did not make for that kind."""
-    for model in tabs:
-        existing = by_title.get(model.title)
-        if existing is None:
-            found = NO_TAB
-        elif not is_ours(existing):
-            found = TEAM_TAB
-        else:
-            found = kind_of(existing) or ""
-        check_may_write(model.title, model.kind, found)
+def plan_tabs(tabs: list[SheetModel], sheets: list[dict[str, Any]]) -> list[TabPlan]:
+    """Where each tab of ``tabs`` goes (``ports.plan_tab``), every one decided before anything is
+    sent, so a refusal writes nothing: caseloop's tab of the kind is found by its mark."""
+    ordered = sorted(sheets, key=lambda s: s["properties"].get("index", 0))
+    found = [
+        (s["properties"]["title"], (kind_of(s) or "") if is_ours(s) else TEAM_TAB) for s in ordered
+    ]
+    return [plan_tab(m.title, m.kind, m.default_titles, found) for m in tabs]

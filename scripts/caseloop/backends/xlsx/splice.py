@@ -24,7 +24,7 @@ from typing import IO, BinaryIO
 
 from ...errors import CaseloopError, RefusedError
 from ...model import SheetModel
-from ...ports import TEAM_TAB, check_may_write
+from ...ports import TEAM_TAB, TabPlan, plan_tab
 from .build import build
 from .content_types import CT_RELATIONSHIPS, CT_WORKSHEET, ContentTypes
 from .marks import OldMarks, carries_content
@@ -41,7 +41,7 @@ from .relationships import (
 )
 from .styles import TeamStyles, restyle_sheet
 from .verify import Facts, check_kept, package_facts
-from .workbook_part import FILTER_NAME, MARK_NAME, WorkbookPart, filter_formula
+from .workbook_part import FILTER_NAME, MARK_NAME, Sheet, WorkbookPart, filter_formula
 from .xmltext import escape
 
 _CALC_CELL = re.compile(rb"<(?:[\w.-]+:)?c\b([^>]*)>")
@@ -220,21 +220,17 @@ def _splice(package: Package, tabs: list[SheetModel], out: BinaryIO) -> None:
 
     plans: list[_Plan] = []
     replaced_ids: set[int] = set()
-    for tab in tabs:
-        found = workbook.find(tab.title)
-        if found is None:
+    placed, removed = _place(package, workbook, old_marks, tabs)
+    for tab, existing in zip(tabs, placed, strict=True):
+        if existing is None:
             plans.append(_Plan(tab, tab.title))
             continue
-        index, sheet = found
-        kind = workbook.mark_of(index)
-        if kind is None and sheet.part is not None and sheet.rel_type == REL_WORKSHEET:
-            old = old_marks.kind_of(sheet.name)
-            if old is not None and carries_content(package, workbook, sheet.part, tab):
-                kind = old
-        ours = kind is not None and sheet.rel_type == REL_WORKSHEET and sheet.part is not None
-        check_may_write(sheet.name, tab.kind, kind if ours else TEAM_TAB)
-        plans.append(_Plan(tab, sheet.name, index, sheet.part))
+        index, sheet = existing
+        if sheet.name != tab.title:
+            workbook.rename_sheet(index, tab.title)
+        plans.append(_Plan(tab, tab.title, index, sheet.part))
         replaced_ids.add(sheet.sheet_id)
+    replaced_ids |= {workbook.sheets[index].sheet_id for index in removed}
     new_tabs = [plan.title for plan in plans if plan.part is None]
     if new_tabs and workbook.structure_locked:
         raise RefusedError(
@@ -257,6 +253,11 @@ def _splice(package: Package, tabs: list[SheetModel], out: BinaryIO) -> None:
     for plan in plans:
         if plan.part is not None:
             _remove_generated_parts(package, plan.part, content_types)
+    for index in removed:
+        gone = workbook.sheets[index].part or ""
+        _remove_generated_parts(package, gone, content_types)
+        package.remove(gone)
+        content_types.remove(gone)
     _drop_calc_chain(package, workbook, replaced_ids, content_types)
 
     sheet_pattern = posixpath.join(workbook.folder, "worksheets", "sheet{}.xml")
@@ -283,6 +284,11 @@ def _splice(package: Package, tabs: list[SheetModel], out: BinaryIO) -> None:
         )
         workbook.set_mark(plan.index or 0, plan.model.kind)
 
+    # Removed last, once every name of the kept tabs is written: later names move down with them.
+    facts = _Moves(workbook, removed)
+    workbook.remove_sheets(removed)
+    for plan in plans:
+        plan.index = facts.shift(plan.index or 0)
     # Old marks stay only for tabs that still exist and were not written now.
     written = {plan.title.casefold() for plan in plans}
     old_marks.keep_only({sheet.name.casefold() for sheet in workbook.sheets} - written)
@@ -298,8 +304,10 @@ def _splice(package: Package, tabs: list[SheetModel], out: BinaryIO) -> None:
     }
     dropped_rels = {(workbook.rels_name.casefold(), rel_id) for rel_id in workbook.removed_rels}
 
+    expected = facts.expected(before)
+
     def check(after: Facts | None) -> None:
-        check_kept(before, after, package.dropped, dropped_rels, own_names)
+        check_kept(expected, after, package.dropped, dropped_rels, own_names)
 
     check(package_facts(package))
     start = out.tell() if out.seekable() else None
@@ -334,43 +342,173 @@ def _copy_whole(source: Source, out: BinaryIO) -> None:
 
 def _team_reads_tabs(package: Package, workbook: WorkbookPart, plans: list[_Plan]) -> bool:
     """Whether a team part (formula, defined name, chart...) refers to one of the generated tabs."""
-    needles = []
-    for plan in plans:
-        for title in {plan.title, plan.model.title}:
-            escaped = escape(title).encode("utf-8")
-            quoted = escape(title.replace("'", "''")).encode("utf-8")
-            needles += [escaped + b"!", b"'" + quoted + b"'!", b"&apos;" + quoted + b"&apos;!"]
+    titles = {title for plan in plans for title in (plan.title, plan.model.title)}
+    indices = {plan.index for plan in plans if plan.index is not None}
+    parts = {plan.part for plan in plans if plan.part}
+    return bool(_tabs_read_by_team(package, workbook, titles, indices, parts, first_only=True))
+
+
+def _tabs_read_by_team(
+    package: Package,
+    workbook: WorkbookPart,
+    titles: set[str],
+    indices: set[int],
+    parts: set[str],
+    *,
+    first_only: bool = False,
+) -> set[str]:
+    """The ``titles`` (folded) a team part refers to: a formula, a defined name, a chart...
+
+    The names caseloop keeps for the tabs at ``indices`` and the ``parts`` of caseloop's tabs
+    (with what they refer to) are not the team's; ``first_only`` stops at the first found.
+    """
+    needles: dict[bytes, str] = {}
+    for title in titles:
+        escaped = escape(title).encode("utf-8")
+        quoted = escape(title.replace("'", "''")).encode("utf-8")
+        for needle in (escaped + b"!", b"'" + quoted + b"'!", b"&apos;" + quoted + b"&apos;!"):
+            needles[needle.lower()] = title.casefold()
+    if not needles:
+        return set()
     pattern = re.compile(b"|".join(re.escape(n) for n in needles), re.IGNORECASE)
+    found: set[str] = set()
+
+    def done() -> bool:
+        return bool(found) if first_only else len(found) == len(set(needles.values()))
+
     # The workbook's own names, without the ones caseloop keeps for its tabs.
-    indices = {str(plan.index) for plan in plans if plan.index is not None}
-    for name, local, value in workbook.names:
-        ours = (
-            name.casefold() in (FILTER_NAME.casefold(), MARK_NAME.casefold()) and local in indices
-        )
-        if not ours and pattern.search(escape(value).encode("utf-8")):
-            return True
-    skip = {plan.part.casefold() for plan in plans if plan.part}
-    for plan in plans:
-        if plan.part:
-            skip |= {part.casefold() for part in part_closure(package, plan.part)}
+    local = {str(index) for index in indices}
+    for name, scope, value in workbook.names:
+        ours = name.casefold() in (FILTER_NAME.casefold(), MARK_NAME.casefold()) and scope in local
+        if not ours:
+            found |= {
+                needles[m.group(0).lower()] for m in pattern.finditer(escape(value).encode("utf-8"))
+            }
+            if done():
+                return found
+    skip = set()
+    for part in parts:
+        skip |= {p.casefold() for p in part_closure(package, part)}
     skip |= {workbook.part.casefold(), ContentTypes.NAME.casefold()}
+    width = max(len(n) for n in needles)
     for key in sorted(package.names()):
         if key in skip or not key.endswith(".xml") or key.startswith("docprops/"):
             continue
-        if _stream_contains(package, key, pattern, max(len(n) for n in needles)):
-            return True
-    return False
+        found |= {needles[hit] for hit in _stream_finds(package, key, pattern, width)}
+        if done():
+            return found
+    return found
 
 
-def _stream_contains(package: Package, name: str, pattern: re.Pattern[bytes], width: int) -> bool:
-    """Whether member ``name`` contains ``pattern``, read in chunks so memory stays flat."""
+def _place(
+    package: Package, workbook: WorkbookPart, old_marks: OldMarks, tabs: list[SheetModel]
+) -> tuple[list[tuple[int, Sheet] | None], set[int]]:
+    """Where each tab goes (``ports.plan_tab``): the existing tab it rewrites, if any, and the
+    indices of caseloop's stale tabs of the same kind to remove. Each model's ``title`` becomes
+    its tab's name.
+
+    A tab a team part reads by name keeps its name and stays: renaming or removing it would
+    break that formula, chart or name. A structure-locked workbook keeps every name and tab.
+    """
+
+    def found(index: int, sheet: Sheet, model: SheetModel) -> str | None:
+        if sheet.rel_type != REL_WORKSHEET or sheet.part is None:
+            return TEAM_TAB  # a chart or dialog sheet is never caseloop's to write
+        kind = workbook.mark_of(index)
+        if kind is None and sheet.name.casefold() == model.title.casefold():
+            old = old_marks.kind_of(sheet.name)
+            if old is not None and carries_content(package, workbook, sheet.part, model):
+                kind = old
+        return TEAM_TAB if kind is None else kind
+
+    listed = [
+        [(sheet.name, found(index, sheet, model)) for index, sheet in enumerate(workbook.sheets)]
+        for model in tabs
+    ]
+
+    def plan(pinned: set[str]) -> list[TabPlan]:
+        return [
+            plan_tab(model.title, model.kind, model.default_titles, found_tabs, pinned)
+            for model, found_tabs in zip(tabs, listed, strict=True)
+        ]
+
+    plans = plan(set())
+    moving = {
+        name
+        for p in plans
+        for name in (*p.remove, *([p.existing] if p.existing not in (None, p.title) else []))
+    }
+    if moving:
+        if workbook.structure_locked:
+            pinned = {name.casefold() for name in moving}
+        else:
+            marked = set(workbook.marks)
+            parts = {workbook.sheets[index].part or "" for index in marked}
+            pinned = _tabs_read_by_team(package, workbook, moving, marked, parts - {""})
+        if pinned:
+            plans = plan(pinned)
+    placed: list[tuple[int, Sheet] | None] = []
+    removed: set[int] = set()
+    for model, p in zip(tabs, plans, strict=True):
+        model.title = p.title
+        placed.append(workbook.find(p.existing) if p.existing is not None else None)
+        for name in p.remove:
+            hit = workbook.find(name)
+            if hit is not None:
+                removed.add(hit[0])
+    return placed, removed
+
+
+class _Moves:
+    """How removing tabs moves the others, for the check against the original."""
+
+    def __init__(self, workbook: WorkbookPart, removed: set[int]) -> None:
+        self.removed = removed
+        # (sheetId, rel id) -> the name after the splice, for every tab kept.
+        self.renamed = {
+            (str(sheet.sheet_id), sheet.rel_id): sheet.name
+            for index, sheet in enumerate(workbook.sheets)
+            if index not in removed
+        }
+        self.gone = {
+            (str(workbook.sheets[index].sheet_id), workbook.sheets[index].rel_id)
+            for index in removed
+        }
+
+    def shift(self, index: int) -> int:
+        return index - sum(1 for gone in self.removed if gone < index)
+
+    def expected(self, before: Facts | None) -> Facts | None:
+        """The original's facts as the splice must leave them: tabs renamed or removed by
+        caseloop, and the names scoped to tabs that moved, at their new positions."""
+        if before is None:
+            return None
+        tabs = set()
+        for name, sheet_id, rel_id in before["tab"]:
+            if (sheet_id, rel_id) in self.gone:
+                continue
+            tabs.add((self.renamed.get((sheet_id, rel_id), name), sheet_id, rel_id))
+        names = set()
+        for name, scope, value in before["defined name"]:
+            if scope is not None and scope.strip().isdigit():
+                if int(scope) in self.removed:
+                    continue
+                scope = str(self.shift(int(scope)))
+            names.add((name, scope, value))
+        return {**before, "tab": tabs, "defined name": names}
+
+
+def _stream_finds(
+    package: Package, name: str, pattern: re.Pattern[bytes], width: int
+) -> set[bytes]:
+    """What of ``pattern`` member ``name`` contains (lower-cased), read in chunks so memory stays flat."""
+    hits: set[bytes] = set()
     tail = b""
     with package.open(name) as stream:
         if stream is None:
-            return False
+            return hits
         while chunk := stream.read(COPY_CHUNK):
             data = tail + chunk
-            if pattern.search(data):
-                return True
+            hits |= {match.group(0).lower() for match in pattern.finditer(data)}
             tail = data[-width:]
-    return False
+    return hits

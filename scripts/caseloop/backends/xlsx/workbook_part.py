@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import posixpath
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from lxml import etree
@@ -42,6 +43,9 @@ from .xmltext import (
     qualified_element_pattern,
 )
 
+_NAME_ATTR = re.compile(r"""(\sname\s*=\s*)(?:"[^"]*"|'[^']*')""")
+_LOCAL_ATTR = re.compile(r"""(\slocalSheetId\s*=\s*)(?:"[^"]*"|'[^']*')""")
+_VIEW_INDEX_ATTR = re.compile(r"""(\s(?:activeTab|firstSheet)\s*=\s*)(["'])(\d+)\2""")
 MARK_NAME = "_caseloop_tab"  # the sheet-scoped defined name that marks caseloop's tabs
 FILTER_NAME = "_xlnm._FilterDatabase"
 # The elements CT_Workbook allows before calcPr, in order.
@@ -191,6 +195,74 @@ class WorkbookPart:
         self.text = edited
         self.sheets.append(Sheet(title, sheet_id, rel_id, part, REL_WORKSHEET))
         return len(self.sheets) - 1
+
+    def _edit_sheet_element(self, index: int, edit: Callable[[str], str]) -> None:
+        """Apply ``edit`` to the text of the ``<sheet>`` element of the tab at ``index``."""
+        rel_id = self.sheets[index].rel_id
+        done = False
+
+        def change(match: re.Match[str]) -> str:
+            nonlocal done
+            if done or attrs(match.group(1)).get("id") != rel_id:
+                return match.group(0)
+            done = True
+            return edit(match.group(0))
+
+        pattern = qualified_element_pattern(qualified("sheet", self.prefix))
+        self.text = re.sub(pattern, change, self.text, flags=re.S)
+        if not done:
+            raise unreadable_error()
+
+    def rename_sheet(self, index: int, title: str) -> None:
+        """Give the tab at ``index`` the name ``title``: its ``name`` attribute, nothing else."""
+        self._edit_sheet_element(
+            index,
+            lambda element: _NAME_ATTR.sub(
+                lambda m: f'{m.group(1)}"{escape(title)}"', element, count=1
+            ),
+        )
+        self.sheets[index].name = title
+
+    def remove_sheets(self, indices: set[int]) -> None:
+        """Remove the tabs at ``indices``: their ``<sheet>`` entries, relationships and the names
+        scoped to them; the names scoped to later tabs, and the active and first tab of each
+        window, follow their tabs to their new positions. Their parts are the caller's."""
+        if not indices:
+            return
+        for index in sorted(indices):
+            self._edit_sheet_element(index, lambda element: "")
+            self.remove_rel(self.sheets[index].rel_id)
+
+        def shift(position: int) -> int:
+            return position - sum(1 for gone in indices if gone < position)
+
+        name_tag = qualified("definedName", self.prefix)
+
+        def renumber(match: re.Match[str]) -> str:
+            local = attrs(match.group(1)).get("localSheetId", "").strip()
+            if not local.isdigit():
+                return match.group(0)
+            if int(local) in indices:
+                return ""
+            return _LOCAL_ATTR.sub(
+                lambda m: f'{m.group(1)}"{shift(int(local))}"', match.group(0), count=1
+            )
+
+        self.text = re.sub(qualified_element_pattern(name_tag), renumber, self.text, flags=re.S)
+        kept = len(self.sheets) - len(indices)
+
+        def window(match: re.Match[str]) -> str:
+            def move(m: re.Match[str]) -> str:
+                position = int(m.group(3))
+                new = shift(position) if position not in indices else min(shift(position), kept - 1)
+                return f"{m.group(1)}{m.group(2)}{max(new, 0)}{m.group(2)}"
+
+            return _VIEW_INDEX_ATTR.sub(move, match.group(0))
+
+        view_tag = qualified("workbookView", self.prefix)
+        self.text = re.sub(rf"<{re.escape(view_tag)}\b[^>]*>", window, self.text)
+        self.sheets = [sheet for n, sheet in enumerate(self.sheets) if n not in indices]
+        self.marks = {shift(n): kind for n, kind in self.marks.items() if n not in indices}
 
     def add_rel(self, rel_type: str, part: str) -> str:
         numbers = [int(m.group(1)) for rid in self.rels if (m := re.fullmatch(r"rId(\d+)", rid))]
