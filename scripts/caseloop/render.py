@@ -176,13 +176,15 @@ def render_status(
     title: str | None = None,
 ) -> SheetModel:
     """The Status tab: a title line with counts, a header, one coloured row per case."""
-    counts = "  ".join(f"{label} {n}" for label, n in flag_counts(view, rules, labels, lang))
+    shown = [f"{label} {n}" for label, n in flag_counts(view, rules, labels, lang)]
+    counts = ("、" if lang == "zh" else "  ").join(shown)
     heading = labels.get("text", "generated", lang).format(
         generated=generated_at.strftime("%Y-%m-%d %H:%M"),
         as_of=view.as_of.strftime("%Y-%m-%d %H:%M"),
         tz=timezone_label(rules, labels, lang),
     )
-    title_row = [Cell(heading + ("  ·  " + counts if counts else ""), TITLE)]
+    joint = "；" if lang == "zh" else "  ·  "
+    title_row = [Cell(heading + (joint + counts if counts else ""), TITLE)]
     header = [Cell(labels.get("status_columns", c, lang), HEADER) for c in STATUS_TAB_COLUMNS]
     rows: list[list[Cell]] = [title_row, header]
     formats = {
