@@ -125,7 +125,6 @@ SAMPLE_FIELDS = {
     "found": "「Sheet1」",
     "path": "log.xlsx",
     "lock": "~$log.xlsx",
-    "target": "log.xlsx",
     "holder": "进程 12，电脑 pc",
     "title": "状态",
     "option": "--status-tab",
