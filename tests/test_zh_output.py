@@ -424,3 +424,31 @@ def test_the_chinese_sample_reads_as_chinese_throughout(tmp_path):
     texts += [c.value for r in book["状态"].iter_rows() for c in r if isinstance(c.value, str)]
     found = [p for t in texts for p in style_problems(t)]
     assert found == [], "\n".join(found)
+
+
+# --- the README's Chinese section ---------------------------------------------------------------
+
+
+def test_the_chinese_readme_quick_start_prints_what_it_shows(tmp_path, monkeypatch):
+    import shlex
+    import shutil
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## 使用说明（中文）", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```\n(.*?)```", section, flags=re.S)
+    shutil.copytree(SAMPLE, tmp_path / "sample_data")
+    monkeypatch.chdir(tmp_path)
+    commands = [
+        shlex.split(line) for line in blocks[0].splitlines() if line.startswith("caseloop ")
+    ]
+    assert [c[1] for c in commands] == ["validate", "sync", "report"]
+    results = [CliRunner().invoke(main, c[1:]) for c in commands]
+    assert [r.exit_code for r in results] == [1, 0, 0]
+    shown = blocks[1] + blocks[2]
+    for line in results[0].output.splitlines() + results[1].output.splitlines():
+        assert line in shown, line
+    # The prose (not the code blocks, whose spacing lines things up) reads as written Chinese.
+    prose = re.sub(r"```.*?```", "", section, flags=re.S)
+    for line in prose.splitlines():
+        if not line.startswith(("|", "#")):
+            assert style_problems(line) == [], line
