@@ -61,9 +61,13 @@ def test_json_format(tmp_path):
 
 
 def test_chinese_sample_log(tmp_path):
+    # A Chinese header: the answer is in Chinese and names the columns as the header does.
     result = run("validate", SAMPLE / "case_log_zh.xlsx", "--now", NOW)
     assert result.exit_code == 1
-    assert "'案例'!B129: Opened At \"2026/13/02\" is not a date" in result.output
+    assert "错误  '案例'!B129：「提交时间」填的「2026/13/02」不是日期；" in result.output
+    assert "Opened At" not in result.output
+    forced = run("validate", SAMPLE / "case_log_zh.xlsx", "--now", NOW, "--lang", "en")
+    assert "'案例'!B129: 提交时间 \"2026/13/02\" is not a date" in forced.output
 
 
 @pytest.mark.parametrize(

@@ -62,7 +62,10 @@ class Run:
 
 
 def _invoke(command: str, path: Path) -> tuple[str, int, str]:
-    result = CliRunner().invoke(main, [command, str(path), "--now", NOW_TEXT, "--quiet"])
+    # English whatever the header (pandas' book has Chinese headers): the checks below compare
+    # tab names and flags as English; tests/test_zh_output.py covers the Chinese output.
+    args = [command, str(path), "--now", NOW_TEXT, "--quiet", "--lang", "en"]
+    result = CliRunner().invoke(main, args)
     text = result.output
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         text += f"\n{type(result.exception).__name__}: {result.exception}"

@@ -306,10 +306,10 @@ def test_sheets_that_cannot_be_read_stop_with_one_sentence(
     assert folder_state(tmp_path) == before
 
 
-def _sync_in_place(log: Path) -> list[dict[str, Any]]:
+def _sync_in_place(log: Path, *options: str) -> list[dict[str, Any]]:
     """Sync the workbook itself and prove only caseloop's parts changed; the Status rows."""
     before = log.read_bytes()
-    result = run("sync", log, "--now", NOW_TEXT)
+    result = run("sync", log, "--now", NOW_TEXT, *options)
     assert result.exit_code == 0, result.output
     assert_only_caseloop_parts_changed(before, log.read_bytes())
     return status_table(log)
@@ -367,7 +367,8 @@ def test_only_chinese_headers_and_labels(tmp_path: Path) -> None:
     rows = [[_chinese(h) for h in HEADERS]] + [[c.get(h) for h in HEADERS] for c in cases]
     log = _build(tmp_path / "log.xlsx", rows, tab="案例")
     assert run("validate", log, "--now", NOW_TEXT).exit_code == 0
-    table = _sync_in_place(log)
+    # English output, to read the Status tab by its English names (the Chinese one is 状态).
+    table = _sync_in_place(log, "--lang", "en")
     assert {(r["Case ID"], r["Marketplace"]) for r in table} == {
         ("12345678901", "US"),
         ("12345678902", "JP"),

@@ -65,7 +65,7 @@ def test_the_reason_comes_first_and_the_unknown_ids_are_summarised():
 
 def test_chinese_summary():
     row = view_of([escalated_case()], "zh").rows.iloc[0]
-    assert row["next_action"].endswith(", ".join(UNKNOWN[:50]) + ", …等另外 2,650 个。")
+    assert row["next_action"].endswith(", ".join(UNKNOWN[:50]) + ", …另有 2,650 个。")
 
 
 def test_a_short_list_is_kept_whole():
@@ -106,7 +106,7 @@ def test_the_written_cells_hold_the_reason_and_are_not_cut(tmp_path, lang):
     result = CliRunner().invoke(main, ["sync", str(log), "--now", NOW_TEXT, "--lang", lang])
     assert result.exit_code == 0, result.output
     expected = view_of([escalated_case(related)], lang).rows.iloc[0]
-    more = "… and 2,450 more" if lang == "en" else "…等另外 2,450 个"
+    more = "… and 2,450 more" if lang == "en" else "…另有 2,450 个"
     assert more in expected["notes"] and more in expected["next_action"]
     sheet = openpyxl.load_workbook(log)["Status" if lang == "en" else "状态"]
     header = [c.value for c in sheet[2]]

@@ -148,7 +148,7 @@ def test_account_health_escalates_through_the_appeal_quoting_every_related_case_
     for case_id in related:
         assert row["next_action"].count(case_id) == 1
     zh = playbook_view(c, lang="zh").rows.iloc[0]
-    assert zh["next_action"].startswith("通过 绩效 › 账户状况 申诉")
+    assert zh["next_action"].startswith("通过「绩效 › 账户状况」申诉")
 
 
 def test_a_to_z_deadline_says_where_to_respond():

@@ -211,8 +211,8 @@ def test_chinese_labels():
     model = render_weekly(report, RULES, LABELS, "zh", dt.datetime(2026, 11, 24, 12, 0))
     assert model.title == "周报"
     texts = {c.value for r in model.rows for c in r if isinstance(c.value, str)}
-    assert {"新开", "已解决", "周末未结", "按时首次回复(%)", "电话", "在线聊天"} <= texts
-    assert model.charts[0].title == "每周新开、解决与周末未结"
+    assert {"新增", "已解决", "期末未结", "首次回复达标率（%）", "电话", "在线聊天"} <= texts
+    assert model.charts[0].title == "每周新增、已解决与期末未结"
 
 
 def test_chart_series_point_at_the_week_rows():

@@ -13,12 +13,14 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from .errors import CaseloopError, OptionError
+from .errors import CaseloopError, OptionError, Problem
 
 if TYPE_CHECKING:  # the engine is imported when a command runs, so --help stays quick
     from .engine import Loaded, Settings
 
-LANGS = click.Choice(["en", "zh"], case_sensitive=False)
+LANGS = click.Choice(["auto", "en", "zh"], case_sensitive=False)
+# Where a command keeps the output language once the log is read (ctx.meta), for its errors.
+LANG_KEY = "caseloop.lang"
 
 
 def common_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -50,9 +52,10 @@ def common_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option(
             "--lang",
             type=LANGS,
-            default="en",
+            default="auto",
             show_default=True,
-            help="Language of the generated tabs.",
+            help="Language of the messages and generated tabs: auto (Chinese when the case "
+            "tab's header is Chinese), en or zh.",
         ),
         click.option(
             "--now",
@@ -69,6 +72,8 @@ def settings_from(kwargs: dict[str, Any]) -> Settings:
     from .engine import Settings
 
     values = {k: v for k, v in kwargs.items() if v is not None}
+    if isinstance(values.get("lang"), str):
+        values["lang"] = values["lang"].lower()
     # A program embedding the CLI (the tests) may hand over the HTTP client class for Google
     # through Click's context object; a person on the command line never needs it.
     ctx = click.get_current_context(silent=True)
@@ -102,14 +107,15 @@ def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
         except CaseloopError as exc:
             if isinstance(exc, OptionError):
                 exc.for_option(OPTIONS.get(exc.setting, exc.setting))
-            click.echo(f"caseloop: {exc.message}", err=True)
+            click.echo(f"caseloop: {exc.text(_lang(kwargs, exc.lang_hint))}", err=True)
             sys.exit(exc.exit_code)
         except BrokenPipeError:
             # The reader went away (`caseloop ... | head`): stop quietly, like other tools.
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             sys.exit(0)
         except KeyboardInterrupt:
-            click.echo("caseloop: interrupted; nothing was written.", err=True)
+            text = CaseloopError.said("interrupted").text(_lang(kwargs))
+            click.echo(f"caseloop: {text}", err=True)
             sys.exit(130)
         except Exception as exc:  # the promise is "never a traceback", even for our own bugs
             if os.environ.get("CASELOOP_DEBUG"):
@@ -122,6 +128,24 @@ def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
             sys.exit(2)
 
     return wrapper
+
+
+def _lang(kwargs: dict[str, Any], hint: str | None = None) -> str:
+    """The output language: the log's once read, else --lang, else (auto) what the error saw."""
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None and ctx.meta.get(LANG_KEY):
+        return str(ctx.meta[LANG_KEY])
+    asked = str(kwargs.get("lang") or "auto").lower()
+    if asked != "auto":
+        return asked
+    return hint or "en"
+
+
+def _say(lang: str, key: str, **fields: Any) -> str:
+    """A line the commands print, from labels.yaml ``cli:`` in ``lang``."""
+    from .config import load_labels
+
+    return load_labels().get("cli", key, lang).format(**fields)
 
 
 _BAD_TAB_CHARS = set("[]:*?/\\")
@@ -199,6 +223,11 @@ def validate(fmt: str, **kwargs: Any) -> None:
     loaded = _load(settings, Progress(quiet=True))
     frame = loaded.frame
     errors, warnings = frame.errors, frame.warnings
+    wording, lang = loaded.wording(settings), loaded.lang
+
+    def as_dict(p: Problem) -> dict[str, Any]:
+        return {**p.as_dict(), "message": wording.text(p)}
+
     if fmt == "json":
         doc = {
             "log": loaded.workbook.location,
@@ -206,20 +235,27 @@ def validate(fmt: str, **kwargs: Any) -> None:
             "header_row": frame.header_row,
             "cases": len(frame.cases),
             "invalid_rows": int(frame.cases["_invalid"].sum()),
-            "errors": [p.as_dict() for p in errors],
-            "warnings": [p.as_dict() for p in warnings],
+            "errors": [as_dict(p) for p in errors],
+            "warnings": [as_dict(p) for p in warnings],
             "ignored_columns": frame.ignored_headers,
         }
         click.echo(json.dumps(doc, ensure_ascii=False, indent=2))
     else:
         for p in errors:
-            click.echo(f"error   {p.line()}")
+            click.echo(_say(lang, "error_prefix") + wording.line(p))
         for p in warnings:
-            click.echo(f"warning {p.line()}")
-        invalid = int(frame.cases["_invalid"].sum())
+            click.echo(_say(lang, "warning_prefix") + wording.line(p))
         click.echo(
-            f"{len(frame.cases)} cases in {frame.tab} (header row {frame.header_row}): "
-            f"{len(errors)} error(s) in {invalid} row(s), {len(warnings)} warning(s)."
+            _say(
+                lang,
+                "validate_summary",
+                cases=len(frame.cases),
+                tab=frame.tab,
+                row=frame.header_row,
+                errors=len(errors),
+                invalid=int(frame.cases["_invalid"].sum()),
+                warnings=len(warnings),
+            )
         )
     sys.exit(1 if errors else 0)
 
@@ -251,19 +287,30 @@ def sync(
     Exit 0 when written (rows that cannot be judged show as INVALID), 2 when nothing was written.
     """
     from .engine import status_model, write
+    from .render import flag_counts
 
     progress = Progress(quiet)
     settings = settings_from({**kwargs, "output": output})
     loaded = _load(settings, progress, for_writing=not dry_run)
+    lang = loaded.lang
     progress(f"judging {len(loaded.frame.cases)} cases ...")
     model, view = status_model(loaded, settings, status_tab)
-    counts = ", ".join(f"{flag} {n}" for flag, n in view.counts.items() if n)
+    counts = _say(lang, "count_separator").join(
+        f"{label} {n}" for label, n in flag_counts(view, settings.rules, settings.labels, lang)
+    )
     if dry_run:
         where = loaded.workbook.location
         if loaded.workbook.read_only:
-            where += " (a CSV export: sync can only show these rows, not write them)"
+            where += _say(lang, "dry_run_csv")
         click.echo(
-            f"Would write the tab {model.title!r} into {where} ({len(view.rows)} rows; {counts or 'no rows'}):"
+            _say(
+                lang,
+                "dry_run",
+                title=model.title,
+                where=where,
+                rows=len(view.rows),
+                counts=counts or _say(lang, "no_rows"),
+            )
         )
         for row in model.rows[1:]:
             click.echo("\t".join("" if c.value is None else _plain(c.value) for c in row))
@@ -271,16 +318,21 @@ def sync(
     progress(f"writing the {model.title!r} tab ...")
     result = write(loaded, [model])
     if not quiet:
-        problems = f"; {view.data_problems} with data problems" if view.data_problems else ""
+        problems = _say(lang, "data_problems", n=view.data_problems) if view.data_problems else ""
         click.echo(
-            f"Wrote {model.title!r} ({len(view.rows)} rows: {counts or 'none'}{problems}) "
-            f"into {result.target}."
-        )
-        _tell_backup(click.echo, result.backup)
-        if view.invalid_rows:
-            click.echo(
-                f"{view.invalid_rows} row(s) are INVALID; run caseloop validate {settings.log} to see why."
+            _say(
+                lang,
+                "wrote_status",
+                title=model.title,
+                rows=len(view.rows),
+                counts=counts or _say(lang, "none"),
+                problems=problems,
+                target=result.target,
             )
+        )
+        _tell_backup(click.echo, result.backup, lang)
+        if view.invalid_rows:
+            click.echo(_say(lang, "invalid_hint", n=view.invalid_rows, log=settings.log))
 
 
 @main.command()
@@ -324,6 +376,7 @@ def report(
     Exit 0 when written, 2 when nothing was written.
     """
     from .engine import check_markdown_path, weekly, weekly_model, weekly_text, write
+    from .render import week_label
 
     progress = Progress(quiet)
     settings = settings_from({**kwargs, "output": output})
@@ -331,23 +384,21 @@ def report(
     loaded = _load(settings, progress, for_writing=True)
     progress(f"computing the weekly report from {len(loaded.frame.cases)} cases ...")
     result = weekly(loaded, settings, week)
-    read_only = loaded.workbook.read_only
+    read_only, lang = loaded.workbook.read_only, loaded.lang
     if read_only and not markdown_path:
-        raise CaseloopError(
-            f"{loaded.workbook.location} is a CSV file and caseloop cannot write tabs into it; "
-            "add --markdown FILE (or --markdown -) to get the report as Markdown."
-        )
+        raise CaseloopError.said("csv_no_tabs", location=loaded.workbook.location)
     # With the Markdown on stdout, everything else goes to stderr so the two do not mix.
     say = functools.partial(click.echo, err=markdown_path == "-")
     if not read_only:
-        model = weekly_model(result, settings, report_tab)
+        model = weekly_model(result, settings, report_tab, lang)
         progress(f"writing the {model.title!r} tab ...")
         written = write(loaded, [model])
         if not quiet:
-            say(f"Wrote {model.title!r} for {result.week.label} into {written.target}.")
-            _tell_backup(say, written.backup)
+            week = week_label(result.week, settings.labels, lang)
+            say(_say(lang, "wrote_report", title=model.title, week=week, target=written.target))
+            _tell_backup(say, written.backup, lang)
     if markdown_path:
-        text = weekly_text(result, settings)
+        text = weekly_text(result, settings, lang)
         if markdown_path == "-":
             click.echo(text)
         else:
@@ -358,11 +409,9 @@ def report(
                     f"Cannot write {markdown_path}: {exc.strerror or exc}."
                 ) from None
             if not quiet:
-                say(f"Wrote the Markdown report to {markdown_path}.")
+                say(_say(lang, "wrote_markdown", path=markdown_path))
     if result.not_counted and not quiet:
-        say(
-            f"{result.not_counted} row(s) not counted; run caseloop validate {settings.log} to see why."
-        )
+        say(_say(lang, "not_counted", n=result.not_counted, log=settings.log))
 
 
 def _load(settings: Settings, progress: Progress, for_writing: bool = False) -> Loaded:
@@ -371,16 +420,19 @@ def _load(settings: Settings, progress: Progress, for_writing: bool = False) -> 
 
     progress(f"reading {settings.log} ...")
     loaded = load(settings, for_writing=for_writing)
+    ctx = click.get_current_context()
     # Whatever happens next (a refusal, an error, a dry run), the lock on the log is let go.
-    click.get_current_context().call_on_close(lambda: close(loaded.workbook))
+    ctx.call_on_close(lambda: close(loaded.workbook))
+    # A refusal from here on (the file open in Excel...) is worded in the log's language.
+    ctx.meta[LANG_KEY] = loaded.lang
     for line in loaded.warnings:
         click.echo(f"caseloop: warning: {line}", err=True)
     return loaded
 
 
-def _tell_backup(say: Callable[[str], Any], backup: str | None) -> None:
+def _tell_backup(say: Callable[[str], Any], backup: str | None, lang: str = "en") -> None:
     if backup:
-        say(f"Previous version kept as {backup}.")
+        say(_say(lang, "backup", backup=backup))
 
 
 def _plain(value: Any) -> str:

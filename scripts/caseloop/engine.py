@@ -23,11 +23,12 @@ from .config import (
     load_rules,
 )
 from .datafiles import DEFAULT_LABELS, DEFAULT_RULES, DEFAULT_SCHEMA
-from .errors import CaseloopError, OptionError
+from .errors import CaseloopError, OptionError, looks_chinese
 from .frame import CaseFrame, build_frame
 from .model import SheetModel
 from .playbook import Playbook, check_playbook_fits_rules, load_playbook, with_deadline_evidence
-from .ports import Workbook, WriteResult
+from .ports import Grid, Workbook, WriteResult
+from .problems import Wording
 from .schema import Schema, load_schema, normalize_label
 
 if TYPE_CHECKING:  # imported when used, so --help and validate do not load them
@@ -47,7 +48,7 @@ class Settings:
     rules_path: Path = DEFAULT_RULES
     labels_path: Path = DEFAULT_LABELS
     credentials: str | None = None
-    lang: str = "en"
+    lang: str = "en"  # "en", "zh", or "auto": Chinese when the Cases header is Chinese
     now: str | None = None
     output: str | None = None
     http_client: Any = None  # a gspread HTTPClient class; tests point it at the fake server
@@ -93,6 +94,15 @@ class Loaded:
     frame: CaseFrame
     as_of: pd.Timestamp
     warnings: list[str] = field(default_factory=list)
+    lang: str = "en"  # the output language: the lang setting, or the header's when "auto"
+    headers: dict[str, str] = field(default_factory=dict)  # canonical field → the log's header
+
+    def wording(self, settings: Settings) -> Wording:
+        """How this log's problems are worded: its language, its own column names."""
+        schema = settings.schema
+        names = {f.name: f.zh if self.lang == "zh" else f.name for f in schema.fields}
+        statuses = settings.rules.zh_labels["Status"] if self.lang == "zh" else {}
+        return Wording(self.lang, {**names, **self.headers}, statuses, settings.labels)
 
 
 def generated_at(settings: Settings) -> dt.datetime:
@@ -136,13 +146,31 @@ def find_case_tab(names: list[str], wanted: str | None, location: str) -> str:
         hit = by_norm.get(normalize_label(candidate))
         if hit is not None:
             return hit
-    found = ", ".join(f'"{n}"' for n in names) or "none"
-    asked = f'"{wanted}"' if wanted else '"Cases" (or "案例")'
-    raise OptionError(
+    raise OptionError.said_for(
         "sheet",
-        f"{location} has no tab {asked}; the tabs are {found}. "
-        "Name the case tab Cases, or pass {option} NAME.",
+        "no_case_tab",
+        lang_hint="zh" if looks_chinese(names) else None,
+        location=location,
+        asked=f'"{wanted}"' if wanted else '"Cases" (or "案例")',
+        asked_zh=f"「{wanted}」" if wanted else "「案例」（或「Cases」）",
+        found=", ".join(f'"{n}"' for n in names) or "none",
+        found_zh="、".join(f"「{n}」" for n in names) or "无",
     )
+
+
+def header_texts(grid: Grid, frame: CaseFrame) -> dict[str, str]:
+    """Each field's header as the log spells it (提交时间, Opened At, Case号...)."""
+    numbers = grid.row_numbers
+    index = numbers.index(frame.header_row) if numbers is not None else frame.header_row - 1
+    row = grid.rows[index]
+    return {name: str(row[c]).strip() for name, c in frame.columns.items() if c < len(row)}
+
+
+def output_lang(setting: str, headers: dict[str, str]) -> str:
+    """The lang setting, or with "auto" Chinese when most of the header is Chinese."""
+    if setting != "auto":
+        return setting
+    return "zh" if looks_chinese(list(headers.values())) else "en"
 
 
 def load(settings: Settings, *, for_writing: bool = False) -> Loaded:
@@ -172,7 +200,15 @@ def load(settings: Settings, *, for_writing: bool = False) -> Loaded:
     except BaseException:
         close(workbook)
         raise
-    return Loaded(workbook=workbook, frame=frame, as_of=as_of, warnings=list(workbook.warnings))
+    headers = header_texts(grid, frame)
+    return Loaded(
+        workbook=workbook,
+        frame=frame,
+        as_of=as_of,
+        warnings=list(workbook.warnings),
+        lang=output_lang(settings.lang, headers),
+        headers=headers,
+    )
 
 
 def close(workbook: Workbook) -> None:
@@ -247,11 +283,12 @@ def status_model(
         settings.rules,
         settings.labels,
         loaded.as_of,
-        settings.lang,
+        loaded.lang,
         settings.playbook,
+        loaded.wording(settings),
     )
     model = render_status(
-        view, settings.rules, settings.labels, settings.lang, settings.generated, title
+        view, settings.rules, settings.labels, loaded.lang, settings.generated, title
     )
     if title is None:
         model.default_titles = default_tab_titles(settings.labels, "status")
@@ -275,20 +312,29 @@ def weekly(loaded: Loaded, settings: Settings, week_text: str | None) -> WeeklyR
     return weekly_report(judge(loaded, settings), settings.rules, loaded.as_of, week)
 
 
-def weekly_model(report: WeeklyReport, settings: Settings, title: str | None = None) -> SheetModel:
+def weekly_model(
+    report: WeeklyReport, settings: Settings, title: str | None = None, lang: str | None = None
+) -> SheetModel:
+    """The Weekly Summary tab in ``lang`` (the loaded log's language; default the setting's)."""
     from .render import render_weekly
 
     model = render_weekly(
-        report, settings.rules, settings.labels, settings.lang, settings.generated, title
+        report, settings.rules, settings.labels, _lang(settings, lang), settings.generated, title
     )
     if title is None:
         model.default_titles = default_tab_titles(settings.labels, "weekly")
     return model
 
 
-def weekly_text(report: WeeklyReport, settings: Settings) -> str:
+def weekly_text(report: WeeklyReport, settings: Settings, lang: str | None = None) -> str:
     from .markdown import weekly_markdown
 
     return weekly_markdown(
-        report, settings.rules, settings.labels, settings.lang, settings.generated
+        report, settings.rules, settings.labels, _lang(settings, lang), settings.generated
     )
+
+
+def _lang(settings: Settings, lang: str | None) -> str:
+    if lang is not None:
+        return lang
+    return "en" if settings.lang == "auto" else settings.lang

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import string
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .config import Labels, load_labels
@@ -121,4 +121,76 @@ def problem(
         severity = entry.optional_severity
     if column is not None:
         fields.setdefault("column", column)
-    return Problem(severity, code, cell, render(key, fields), row, column)
+    return Problem(severity, code, cell, render(key, fields), row, column, key, fields)
+
+
+# The fields of the templates that hold a column's canonical name: shown as the log names it.
+COLUMN_FIELDS = frozenset(
+    {
+        "column",
+        "status_column",
+        "resolved_column",
+        "opened_column",
+        "first_column",
+        "sent_column",
+        "reply_column",
+        "id_column",
+        "fill",
+    }
+)
+# The fields that quote a cell's value ("..." from frame.column.show); the Chinese templates
+# quote "value" 「like this」 and name "opened" bare, after its column.
+VALUE_FIELDS = frozenset({"value"})
+BARE_VALUE_FIELDS = frozenset({"opened"})
+# The fields that hold a canonical Status value (Resolved), shown in the output language.
+STATUS_FIELDS = frozenset({"status", "status_lower"})
+
+
+@dataclass(frozen=True)
+class Wording:
+    """How problems are worded for the reader: the language, the columns as the log names them
+    (a Chinese header → 提交时间) and the Status values in that language."""
+
+    lang: str = "en"
+    columns: Mapping[str, str] = field(default_factory=dict)  # canonical → as shown
+    statuses: Mapping[str, str] = field(default_factory=dict)  # canonical → label in lang
+    labels: Labels | None = None
+
+    def text(self, p: Problem) -> str:
+        """The problem's sentence in this wording (its English message when nothing differs)."""
+        if p.key is None or (self.lang == "en" and not self.columns):
+            return p.message
+        fields = dict(p.fields)
+        for name in COLUMN_FIELDS & fields.keys():
+            fields[name] = self.column(str(fields[name]))
+        if self.lang != "en":
+            for name in VALUE_FIELDS & fields.keys():
+                fields[name] = _quoted(fields[name], self.lang)
+            for name in BARE_VALUE_FIELDS & fields.keys():
+                fields[name] = _quoted(fields[name], self.lang)[1:-1]
+            for name in STATUS_FIELDS & fields.keys():
+                fields[name] = self.statuses.get(str(p.fields.get("status")), fields[name])
+        # A field given per language (allowed_zh) stands for the bare one in that language.
+        suffix = "_" + self.lang
+        fields.update(
+            {k.removesuffix(suffix): v for k, v in p.fields.items() if k.endswith(suffix)}
+        )
+        return render(p.key, fields, self.lang, self.labels)
+
+    def column(self, name: str) -> str:
+        shown = self.columns.get(name, name)
+        return f"「{shown}」" if self.lang == "zh" else shown
+
+    def line(self, p: Problem) -> str:
+        """``cell: sentence``, as validate prints it and the Notes cell holds it."""
+        text = self.text(p)
+        if not p.cell:
+            return text
+        return f"{p.cell}：{text}" if self.lang == "zh" else f"{p.cell}: {text}"
+
+
+def _quoted(value: Any, lang: str) -> Any:
+    """A value quoted "like this" in English is quoted 「like this」 in Chinese."""
+    if lang == "zh" and isinstance(value, str) and len(value) >= 2 and value[0] == value[-1] == '"':
+        return f"「{value[1:-1]}」"
+    return value

@@ -13,7 +13,7 @@ from .cells import CELL_LIMIT, fit_text
 from .config import FLAG_ORDER, Labels, Rules
 from .model import Cell, CellValue, Chart, Range, Series, SheetModel, Style
 from .views import STATUS_COLUMNS, StatusView
-from .weekly import AGE_BUCKETS, METRICS, WeeklyReport
+from .weekly import AGE_BUCKETS, METRICS, Week, WeeklyReport
 
 DATE_FORMAT = "yyyy-mm-dd hh:mm"
 HOURS_FORMAT = "0.0"
@@ -100,8 +100,49 @@ def flag_style(
     return Style(bg=bg, font_color=info.font_color, num_format=num_format, border=True, wrap=wrap)
 
 
-def flag_label(rules: Rules, flag: str, lang: str) -> str:
+def flag_label(
+    rules: Rules, flag: str, lang: str, labels: Labels | None = None, passed: bool = False
+) -> str:
+    """The flag as the tab shows it; in Chinese a DEADLINE already passed reads 已过截止."""
+    if flag == "DEADLINE" and passed and labels is not None:
+        return labels.get("flag_states", "deadline_passed", lang)
     return rules.flags[flag].zh if lang == "zh" else flag
+
+
+def flag_counts(view: StatusView, rules: Rules, labels: Labels, lang: str) -> list[tuple[str, int]]:
+    """(label, rows) for every flag shown, worst first; passed deadlines on their own in Chinese."""
+    counts: list[tuple[str, int]] = []
+    for flag in FLAG_ORDER:
+        n = view.counts[flag]
+        if not n:
+            continue
+        if flag == "DEADLINE" and lang != "en" and "deadline_passed" in view.rows:
+            rows = view.rows[view.rows["flag"].eq(flag)]
+            passed = int(rows["deadline_passed"].sum())
+            for label, k in (
+                (flag_label(rules, flag, lang), n - passed),
+                (flag_label(rules, flag, lang, labels, passed=True), passed),
+            ):
+                if k:
+                    counts.append((label, k))
+            continue
+        counts.append((flag_label(rules, flag, lang), n))
+    return counts
+
+
+def timezone_label(rules: Rules, labels: Labels, lang: str) -> str:
+    """The team's time zone as the reader names it (北京时间), else its IANA name."""
+    key = rules.timezone.key
+    if key in labels.raw.get("timezones", {}):
+        return labels.get("timezones", key, lang)
+    return key
+
+
+def week_label(week: Week, labels: Labels, lang: str) -> str:
+    """2026-W46 in English, 2026 年第 46 周 in Chinese."""
+    return labels.get("weekly_text", "week", lang).format(
+        label=week.label, year=week.year, number=week.number
+    )
 
 
 def _fit(value: CellValue, labels: Labels, lang: str) -> CellValue:
@@ -135,15 +176,15 @@ def render_status(
     title: str | None = None,
 ) -> SheetModel:
     """The Status tab: a title line with counts, a header, one coloured row per case."""
-    counts = "  ".join(
-        f"{flag_label(rules, f, lang)} {view.counts[f]}" for f in FLAG_ORDER if view.counts[f]
-    )
+    shown = [f"{label} {n}" for label, n in flag_counts(view, rules, labels, lang)]
+    counts = ("、" if lang == "zh" else "  ").join(shown)
     heading = labels.get("text", "generated", lang).format(
         generated=generated_at.strftime("%Y-%m-%d %H:%M"),
         as_of=view.as_of.strftime("%Y-%m-%d %H:%M"),
-        tz=rules.timezone.key,
+        tz=timezone_label(rules, labels, lang),
     )
-    title_row = [Cell(heading + ("  ·  " + counts if counts else ""), TITLE)]
+    joint = "；" if lang == "zh" else "  ·  "
+    title_row = [Cell(heading + (joint + counts if counts else ""), TITLE)]
     header = [Cell(labels.get("status_columns", c, lang), HEADER) for c in STATUS_TAB_COLUMNS]
     rows: list[list[Cell]] = [title_row, header]
     formats = {
@@ -161,7 +202,8 @@ def render_status(
             raw = record.get(source, record.get(column)) if source else record[column]
             value = _value(raw)
             if column == "flag":
-                value = flag_label(rules, flag, lang)
+                passed = bool(record.get("deadline_passed")) and lang != "en"
+                value = flag_label(rules, flag, lang, labels, passed)
             elif column == "whose_turn" and isinstance(value, str) and value:
                 value = labels.get("turns", value, lang)
             elif lang == "zh" and column in TRANSLATED and isinstance(value, str) and value:
@@ -283,7 +325,7 @@ def weekly_sections(report: WeeklyReport, rules: Rules, labels: Labels, lang: st
         ]
         return Section(title, columns, [label(c) for c in columns], rows, note)
 
-    week = report.week.label
+    week = week_label(report.week, labels, lang)
     metrics = list(METRICS)
     at = report.backlog_at.strftime("%Y-%m-%d %H:%M")
     sections = [table(text("weeks"), report.weeks, ["week", *metrics], text("blank_note"))]
@@ -321,12 +363,15 @@ def weekly_sections(report: WeeklyReport, rules: Rules, labels: Labels, lang: st
 def weekly_title(
     report: WeeklyReport, rules: Rules, labels: Labels, lang: str, generated_at: dt.datetime
 ) -> str:
+    last_day = report.week.end - pd.Timedelta(days=1)
     return labels.get("weekly_text", "title", lang).format(
-        week=report.week.label,
+        week=week_label(report.week, labels, lang),
         start=report.week.start.strftime("%Y-%m-%d"),
-        end=(report.week.end - pd.Timedelta(days=1)).strftime("%Y-%m-%d"),
+        end=last_day.strftime("%Y-%m-%d"),
+        start_md=report.week.start.strftime("%m/%d"),
+        end_md=last_day.strftime("%m/%d"),
         as_of=report.as_of.strftime("%Y-%m-%d %H:%M"),
-        tz=rules.timezone.key,
+        tz=timezone_label(rules, labels, lang),
         generated=generated_at.strftime("%Y-%m-%d %H:%M"),
     )
 

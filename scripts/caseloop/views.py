@@ -10,6 +10,7 @@ from .cells import fit_text, summarise_list
 from .config import FLAG_ORDER, Labels, Rules
 from .errors import Problem
 from .playbook import Playbook, next_action
+from .problems import Wording
 
 STATUS_COLUMNS = (
     "case_id",
@@ -49,8 +50,10 @@ class StatusView:
         return self.counts["INVALID"]
 
 
-def _fmt_hours(value: float) -> str:
-    return f"{value:.0f}" if abs(value) >= 10 else f"{value:.1f}"
+def _fmt_hours(value: float, lang: str = "en") -> str:
+    text = f"{value:.0f}" if abs(value) >= 10 else f"{value:.1f}"
+    # Chinese readers see 1 小时, not 1.0 小时 (the English wording is kept as it always was).
+    return text.removesuffix(".0") if lang == "zh" else text
 
 
 class _Keep(dict[str, str]):
@@ -64,7 +67,7 @@ def _span(hours: float, labels: Labels, lang: str) -> str:
     """A time span as people say it: hours under two days, whole days from then on."""
     if hours >= 48:
         return labels.get("notes", "days", lang).format(n=f"{hours / 24:.0f}")
-    return labels.get("notes", "hours", lang).format(n=_fmt_hours(hours))
+    return labels.get("notes", "hours", lang).format(n=_fmt_hours(hours, lang))
 
 
 def _ordinal(n: int) -> str:
@@ -108,17 +111,33 @@ def _columns_in(text: str, labels: Labels, lang: str) -> str:
     return text
 
 
-def _notes(case: dict, problems: list[Problem], rules: Rules, labels: Labels, lang: str) -> str:
+def _notes(
+    case: dict,
+    problems: list[Problem],
+    rules: Rules,
+    labels: Labels,
+    lang: str,
+    wording: Wording | None = None,
+) -> str:
     """Every condition and every problem of the row, the shown flag's reason first, in one cell."""
 
     def say(template: str, **values: object) -> str:
         return labels.get("notes", template, lang).format(**values)
 
+    def hours(value: float) -> str:
+        return _fmt_hours(value, lang)
+
+    def priority(name: str) -> str:
+        return name if lang == "en" else rules.zh_labels["Priority"].get(name, name)
+
+    wording = wording or Wording(lang, labels=labels)
     # Errors are an INVALID row's reason; warnings come after the reasons of any flag.
-    lines = [p.line() for p in problems if p.severity == "error"]
-    lines += [p.line() for p in problems if p.severity != "error"]
+    lines = [wording.line(p) for p in problems if p.severity == "error"]
+    lines += [wording.line(p) for p in problems if p.severity != "error"]
     if case["judged_with_defaults"]:
-        columns = ", ".join(_columns_in(c, labels, lang) for c in case["judged_with_defaults"])
+        columns = ("、" if lang == "zh" else ", ").join(
+            wording.column(c) if lang == "zh" else c for c in case["judged_with_defaults"]
+        )
         lines.append(say("judged_with_defaults", columns=columns))
     if case["flag"] in ("INVALID", "RESOLVED"):
         return fit_text(lines, labels, lang)
@@ -129,19 +148,22 @@ def _notes(case: dict, problems: list[Problem], rules: Rules, labels: Labels, la
         parts.append(
             say("deadline_passed", deadline=deadline, passed=_span(-left, labels, lang))
             if left < 0
-            else say("deadline", deadline=deadline, hours=_fmt_hours(left))
+            else say("deadline", deadline=deadline, hours=hours(left))
         )
     if case["deadline_computed"] and (case["deadline_near"] or case["is_open"]):
         kind = case["deadline_kind"]
         market = case["Marketplace"]
         windows = rules.deadline_windows[kind]
-        hours = windows.get(market, windows.get("default"))
+        window = windows.get(market, windows.get("default"))
+        default = "default" if lang == "en" else "默认"
+        if lang == "zh" and isinstance(market, str):
+            market = rules.zh_labels["Marketplace"].get(market, market)
         parts.append(
             say(
                 "deadline_computed",
                 kind=kind if lang == "en" else rules.zh_labels["Deadline Type"].get(kind, kind),
-                hours=_fmt_hours(hours) if hours is not None else "",
-                marketplace=market if isinstance(market, str) else "default",
+                hours=_fmt_hours(window, lang) if window is not None else "",
+                marketplace=market if isinstance(market, str) else default,
             )
         )
     if case["duplicate_of"]:
@@ -154,11 +176,9 @@ def _notes(case: dict, problems: list[Problem], rules: Rules, labels: Labels, la
         parts.append(
             say(
                 "escalate_too_long",
-                open=_fmt_hours(case["open_hours"]),
-                limit=_fmt_hours(rules.max_open_hours[case["priority"]]),
-                priority=case["priority"]
-                if lang == "en"
-                else rules.zh_labels["Priority"].get(case["priority"], case["priority"]),
+                open=hours(case["open_hours"]),
+                limit=hours(rules.max_open_hours[case["priority"]]),
+                priority=priority(case["priority"]),
             )
         )
     key = _columns_in(case["recurring_key"], labels, lang) if case["recurring"] else ""
@@ -176,23 +196,21 @@ def _notes(case: dict, problems: list[Problem], rules: Rules, labels: Labels, la
         parts.append(
             say(
                 "overdue",
-                waiting=_fmt_hours(case["waiting_hours"]),
-                target=_fmt_hours(case["target_hours"]),
+                waiting=hours(case["waiting_hours"]),
+                target=hours(case["target_hours"]),
             )
         )
     if case["our_turn_over_limit"]:
         parts.append(
             say(
                 "our_turn_over_limit",
-                open=_fmt_hours(case["open_hours"]),
-                limit=_fmt_hours(rules.max_open_hours[case["priority"]]),
-                priority=case["priority"]
-                if lang == "en"
-                else rules.zh_labels["Priority"].get(case["priority"], case["priority"]),
+                open=hours(case["open_hours"]),
+                limit=hours(rules.max_open_hours[case["priority"]]),
+                priority=priority(case["priority"]),
             )
         )
     if case["our_turn"]:
-        parts.append(say("our_turn", waiting=_fmt_hours(case["waiting_hours"])))
+        parts.append(say("our_turn", waiting=hours(case["waiting_hours"])))
     if case["missing_info"]:
         parts.append(say("missing", columns=_columns_in(case["missing_evidence"], labels, lang)))
     if case["due_soon"]:
@@ -231,12 +249,16 @@ def _next_action(
     except ValueError:  # a lone brace in a team's own sentence: shown as written
         pass
     if case["flag"] == "ESCALATE" and case["related_all"] and not quotes_related:
-        action += " " + labels.get("notes", "quote_related", lang).format(
+        action += ("" if lang == "zh" else " ") + labels.get("notes", "quote_related", lang).format(
             ids=summarise_list(list(case["related_all"]), labels, lang)
         )
     if case["flag"] == "NEEDS INFO":
         missing = _columns_in(str(case["missing_evidence"]), labels, lang)
-        action += f"（{missing}）" if lang == "zh" else f" ({missing})"
+        if lang == "zh":
+            # 联系前先补齐：货件编号 — the list follows the sentence it completes.
+            action = action.rstrip("。") + "：" + missing.replace(", ", "、") + "。"
+        else:
+            action += f" ({missing})"
     return fit_text([action], labels, lang)
 
 
@@ -248,6 +270,7 @@ def status_view(
     as_of: pd.Timestamp,
     lang: str = "en",
     playbook: Playbook | None = None,
+    wording: Wording | None = None,
 ) -> StatusView:
     """One row per open or recently resolved case (and every INVALID row), worst first."""
     shown = judged[judged["shown"]].copy()
@@ -272,10 +295,11 @@ def status_view(
             "flag": shown["flag"],
             "next_action": [_next_action(c, rules, labels, lang, playbook) for c in records],
             "notes": [
-                _notes(c, problems_by_row.get(int(c["_row"]), []), rules, labels, lang)
+                _notes(c, problems_by_row.get(int(c["_row"]), []), rules, labels, lang, wording)
                 for c in records
             ],
             "late": shown["our_turn_late"] & shown["flag"].eq("OUR TURN"),
+            "deadline_passed": shown["deadline_passed"].fillna(False).astype(bool),
             "Store": shown["Store"],
             "Summary": shown["Summary"],
             "context": shown["context"],

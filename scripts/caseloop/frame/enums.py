@@ -15,6 +15,12 @@ def allowed_values(rules: Rules, column: str, codes: bool) -> str:
     )
 
 
+def allowed_values_zh(rules: Rules, column: str, codes: bool) -> str:
+    """The allowed values for a Chinese message: the Chinese labels (codes with theirs)."""
+    labels = rules.zh_labels[column]
+    return "、".join(f"{v}（{labels[v]}）" if codes else labels[v] for v in rules.allowed(column))
+
+
 def parse_enum(column: Column, rules: Rules, codes: bool = False) -> Parsed:
     """Each cell as its canonical English value (rules.yaml); an unknown value is an error.
 
@@ -27,7 +33,10 @@ def parse_enum(column: Column, rules: Rules, codes: bool = False) -> Parsed:
     unknown = text.notna() & canonical.isna() & ~errors
     if unknown.any():
         parsed.problems += column.problems(
-            "unknown-value", unknown, allowed=allowed_values(rules, column.name, codes)
+            "unknown-value",
+            unknown,
+            allowed=allowed_values(rules, column.name, codes),
+            allowed_zh=allowed_values_zh(rules, column.name, codes),
         )
     parsed.values = canonical.where(canonical.notna(), None)
     return parsed

@@ -6,7 +6,7 @@ import difflib
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import CaseloopError
+from ..errors import CaseloopError, looks_chinese
 from ..ports import Grid
 from ..schema import Schema, normalize_label
 from .column import column_letter, sheet_ref
@@ -39,14 +39,22 @@ def find_header(grid: Grid, schema: Schema) -> Header:
             columns, ignored = map_columns(grid.title, row, sheet_row, schema)
             return Header(r, sheet_row, columns, ignored)
     if not any(any(c not in (None, "") for c in row) for row in rows):
-        raise CaseloopError(
-            f'The tab "{grid.title}" is empty; add a header row '
-            f"({', '.join(schema.required)}) and one row per case."
+        raise CaseloopError.said(
+            "tab_empty",
+            lang_hint="zh" if looks_chinese([grid.title]) else None,
+            tab=grid.title,
+            required=", ".join(schema.required),
+            required_zh="、".join(schema.field(n).zh for n in schema.required),
         )
-    raise CaseloopError(
-        f'No header row found in the first {HEADER_SCAN_ROWS} rows of the tab "{grid.title}": '
-        f"a header row needs at least {MIN_KNOWN_HEADERS} known column names such as "
-        f"{', '.join(schema.required[:4])}."
+    texts = [c for row in rows[:HEADER_SCAN_ROWS] for c in row if isinstance(c, str)]
+    raise CaseloopError.said(
+        "no_header",
+        lang_hint="zh" if looks_chinese(texts) else None,
+        tab=grid.title,
+        rows=HEADER_SCAN_ROWS,
+        min=MIN_KNOWN_HEADERS,
+        examples=", ".join(schema.required[:4]),
+        examples_zh="、".join(f"「{schema.field(n).zh}」" for n in schema.required[:4]),
     )
 
 
@@ -58,6 +66,7 @@ def map_columns(
     ignored: list[str] = []
     lookup = schema.header_lookup
     ref = sheet_ref(title)
+    lang_hint = "zh" if looks_chinese(header) else None
     for c, value in enumerate(header):
         if value is None or str(value).strip() == "":
             continue
@@ -68,21 +77,34 @@ def map_columns(
         if name in columns:
             first = f"{ref}!{column_letter(columns[name])}{header_row}"
             second = f"{ref}!{column_letter(c)}{header_row}"
-            raise CaseloopError(
-                f'{first} and {second} are both the column "{name}"; '
-                "rename or delete one of them so caseloop knows which to read."
+            raise CaseloopError.said(
+                "duplicate_column",
+                lang_hint=lang_hint,
+                first=first,
+                second=second,
+                name=name,
+                name_zh=str(value).strip() if lang_hint else schema.field(name).zh,
             )
         columns[name] = c
     missing = [n for n in schema.required if n not in columns]
     if missing:
-        hints = []
+        hints, hints_zh = [], []
         for name in missing:
+            zh = schema.field(name).zh
             close = difflib.get_close_matches(name, ignored, n=1, cutoff=0.6)
             if close:
                 hints.append(f'"{close[0]}" looks like "{name}"')
-        hint = f" ({'; '.join(hints)})" if hints else ""
-        raise CaseloopError(
-            f'The tab "{title}" has no column {", ".join(missing)} '
-            f"in its header row {header_row}{hint}; add or rename the column."
+            close = close or difflib.get_close_matches(zh, ignored, n=1, cutoff=0.5)
+            if close:
+                hints_zh.append(f"「{close[0]}」像是「{zh}」")
+        raise CaseloopError.said(
+            "missing_column",
+            lang_hint=lang_hint,
+            tab=title,
+            row=header_row,
+            missing=", ".join(missing),
+            missing_zh="、".join(f"「{schema.field(n).zh}」" for n in missing),
+            hint=f" ({'; '.join(hints)})" if hints else "",
+            hint_zh=f"（{'；'.join(hints_zh)}）" if hints_zh else "",
         )
     return columns, ignored

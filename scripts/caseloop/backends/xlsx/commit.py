@@ -283,8 +283,6 @@ def _refuse_unwritable(target: Path) -> None:
     # read-only is a request to leave it alone. (A read-only folder fails when written to.)
     locked = os.access(target.parent, os.W_OK) and not os.access(target, os.W_OK)
     if not stat.st_mode & 0o222:
-        raise CaseloopError(
-            f"Cannot write {target}: the file is read-only; the workbook was left as it was."
-        )
+        raise CaseloopError.said("read_only", target=target)
     if locked:
         raise not_yours(target, stat)

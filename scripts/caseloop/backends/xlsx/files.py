@@ -64,9 +64,7 @@ def _changed_since(path: Path, read_fingerprint: Fingerprint) -> bool:
 
 def refuse_changed(path: Path) -> None:
     # caseloop's own runs queue on its lock, so a change can only be someone's save.
-    raise RefusedError(
-        f"{path} changed since caseloop read it (someone saved it meanwhile); run again."
-    )
+    raise RefusedError.said("changed", path=path)
 
 
 def refuse_if_changed(path: Path, read_fingerprint: Fingerprint | None) -> None:

@@ -78,6 +78,12 @@ class _Holder:
         since = f" since {self.since}" if self.since else ""
         return f"{who}{where}{since}"
 
+    def describe_zh(self) -> str:
+        who = f"进程 {self.pid}" if self.pid is not None else "一个任务"
+        where = f"，电脑 {self.host}" if self.host else ""
+        since = f"，开始于 {self.since}" if self.since else ""
+        return f"{who}{where}{since}"
+
 
 def _read_holder(lock: Path) -> _Holder | None:
     try:
@@ -131,10 +137,12 @@ class CaseloopLock:
                 self._break(holder)
                 continue
             if time.monotonic() >= deadline:
-                raise RefusedError(
-                    f"Another caseloop run holds {self.target} ({holder.describe()}, lock file "
-                    f"{self.path.name}); wait for it to finish and run again, or delete the lock "
-                    "file if no caseloop run is going on."
+                raise RefusedError.said(
+                    "lock_held",
+                    target=self.target,
+                    holder=holder.describe(),
+                    holder_zh=holder.describe_zh(),
+                    lock=self.path.name,
                 )
             time.sleep(LOCK_POLL_S)
         self.held = True

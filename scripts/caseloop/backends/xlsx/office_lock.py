@@ -21,7 +21,4 @@ def refuse_if_open(given: Path, real: Path) -> None:
     for checked in dict.fromkeys([given, real]):
         lock_file = office_lock_file(checked)
         if lock_file is not None:
-            raise RefusedError(
-                f"{checked} is open in Excel or LibreOffice (lock file {lock_file.name}); "
-                "close it and run again."
-            )
+            raise RefusedError.said("office_open", path=checked, lock=lock_file.name)
