@@ -175,3 +175,20 @@ def test_an_escalation_without_related_cases_shows_no_placeholder():
         row = playbook_view(c, lang=lang).rows.iloc[0]
         assert row["flag"] == "ESCALATE"
         assert "[" not in row["next_action"] and "{" not in row["next_action"]
+
+
+def test_our_turn_by_status_without_a_reply_time_claims_no_answer_time():
+    c = case(Status="Needs your attention", Opened_At=NOW - 12 * H, Last_Sent_At=NOW - 9 * H)
+    row = view(c).rows.iloc[0]
+    assert row["flag"] == "OUR TURN"
+    assert "Amazon answered" not in row["notes"]
+    assert "Status says the reply is ours; our last message was 9.0 h ago" in row["notes"]
+
+
+def test_needs_info_says_what_is_missing_first():
+    c = case(Category="FBA shipment", Opened_At=NOW - 2 * H)
+    en = playbook_view(c).rows.iloc[0]
+    assert en["flag"] == "NEEDS INFO"
+    assert en["next_action"].startswith("Missing Shipment ID. ")
+    zh = playbook_view(c, lang="zh").rows.iloc[0]
+    assert zh["next_action"].startswith("缺少：")

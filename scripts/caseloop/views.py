@@ -210,7 +210,11 @@ def _notes(
             )
         )
     if case["our_turn"]:
-        parts.append(say("our_turn", waiting=hours(case["waiting_hours"])))
+        # A Seller Central label can make the turn ours with no reply time in the log: never
+        # claim an answer time the log does not hold.
+        no_reply = pd.isna(case["Last Reply At"]) and pd.isna(case["First Reply At"])
+        key = "our_turn_no_reply" if no_reply else "our_turn"
+        parts.append(say(key, waiting=hours(case["waiting_hours"])))
     if case["missing_info"]:
         parts.append(say("missing", columns=_columns_in(case["missing_evidence"], labels, lang)))
     if case["due_soon"]:
@@ -253,12 +257,12 @@ def _next_action(
             ids=summarise_list(list(case["related_all"]), labels, lang)
         )
     if case["flag"] == "NEEDS INFO":
+        # What is missing first ("Missing Shipment ID. Add …"), then what to do and have ready.
         missing = _columns_in(str(case["missing_evidence"]), labels, lang)
         if lang == "zh":
-            # 联系前先补齐：货件编号 — the list follows the sentence it completes.
-            action = action.rstrip("。") + "：" + missing.replace(", ", "、") + "。"
-        else:
-            action += f" ({missing})"
+            missing = missing.replace(", ", "、")
+        said = labels.get("notes", "missing", lang).format(columns=missing)
+        action = f"{said}。{action}" if lang == "zh" else f"{said}. {action}"
     return fit_text([action], labels, lang)
 
 
