@@ -425,7 +425,7 @@ def test_every_problem_code_is_worded_as_before():
         case(Case_ID="1.23457E+11"),
         case(Case_ID="CHAT-7"),
         case(Case_ID="12345678901"),
-        case(Channel="Seller Forums", Marketplace="Mars"),
+        case(Channel="Seller Forums", Marketplace="Mars", Category="物流"),
         case(Order_ID="123"),
         case(Related_Cases="99999999999"),
         case(Status="Resolved"),
@@ -523,7 +523,13 @@ def test_every_problem_code_is_worded_as_before():
             "warning",
             "unknown-value",
             "Cases!B10",
-            'Marketplace "Mars" is not one of: US, CA, MX, BR, UK, DE, FR, IT, ES, NL, SE, PL, BE, TR, AE, SA, EG, IN, JP, AU, SG, IE, ZA.',
+            'Marketplace "Mars" is not one of: US (美国), CA (加拿大), MX (墨西哥), BR (巴西), UK (英国), DE (德国), FR (法国), IT (意大利), ES (西班牙), NL (荷兰), SE (瑞典), PL (波兰), BE (比利时), TR (土耳其), AE (阿联酋), SA (沙特), EG (埃及), IN (印度), JP (日本), AU (澳大利亚), SG (新加坡), IE (爱尔兰), ZA (南非).',
+        ),
+        (
+            "warning",
+            "ambiguous-value",
+            "Cases!C10",
+            'Category "物流" could mean FBA shipment (FBA货件) or Orders & returns (订单与退货); type the one you mean.',
         ),
         (
             "warning",

@@ -33,6 +33,8 @@ _SEVERITY_ORDER = {"error": 0, "warning": 1}
 # never hides an alert.
 NEEDED_ROLES = ("case-id", "opened", "status", "last-sent", "first-reply", "last-reply", "resolved")
 NEEDED_FIELDS = ("Channel", "Deadline")
+# Warnings whose cell is read as empty meanwhile, so the row is judged with that field's default.
+DEFAULTED_WARNINGS = ("promised-before-opened", "ambiguous-value")
 
 
 @dataclass
@@ -155,7 +157,7 @@ def _judged_with_defaults(
             if p.row is not None and column not in defaults.setdefault(p.row, []):
                 defaults[p.row].append(column)
         elif (
-            p.code == "promised-before-opened"
+            p.code in DEFAULTED_WARNINGS
             and p.row is not None
             and column is not None
             and column not in defaults.setdefault(p.row, [])
