@@ -135,3 +135,151 @@ def test_an_unknown_marketplace_lists_the_chinese_names_it_accepts():
     _, problems = read_one(Marketplace="火星站")
     [p] = problems
     assert p.message.startswith('Marketplace "火星站" is not one of: US (美国), CA (加拿大), ')
+
+
+# --- headers -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("typed", "field"),
+    [
+        ("Case号", "Case ID"),
+        ("case 号", "Case ID"),
+        ("开case时间", "Opened At"),
+        ("提交日期", "Opened At"),
+        ("国家", "Marketplace"),
+        ("跟进人", "Owner"),
+        ("亚马逊回复", "Amazon Response"),
+        ("亚马逊回复摘要", "Amazon Response"),
+        ("我方最近发送时间", "Last Sent At"),
+        ("亚马逊首次回复时间", "First Reply At"),
+        ("亚马逊最近回复时间", "Last Reply At"),
+    ],
+)
+def test_chinese_headers_teams_use(typed, field):
+    headers = [*HEADERS, "Amazon Response"]
+    labels = [SCHEMA.field(h).zh for h in headers]
+    labels[headers.index(field)] = typed
+    f = frame_of(grid([case(**{"Amazon Response": "已补充发票"})], headers=headers, labels=labels))
+    assert f.columns[field] == headers.index(field)
+    assert f.ignored_headers == []
+    assert f.problems == []
+
+
+# --- Follow-ups ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("typed", "count"), [("2次", 2), ("2 次", 2), ("３次", 3), ("0次", 0)])
+def test_follow_ups_typed_with_a_count_word(typed, count):
+    row, problems = read_one(Follow_ups=typed)
+    assert problems == []
+    assert row["Follow-ups"] == count
+
+
+@pytest.mark.parametrize("typed", ["见备注", "2次半", "次", "两次"])
+def test_follow_ups_that_are_still_not_a_count(typed):
+    _, problems = read_one(Follow_ups=typed)
+    assert [p.code for p in problems] == ["not-a-number"]
+
+
+# --- dates ---------------------------------------------------------------------------------------
+
+
+def opened(text: str, now: dt.datetime = NOW):
+    """Opened At read from ``text`` as of ``now``: the time and the problem codes."""
+    c = case(Opened_At=text)
+    f = build_frame(grid([c]), SCHEMA, RULES, pd.Timestamp(now))
+    return f.cases.iloc[0]["Opened At"], [p.code for p in f.problems]
+
+
+@pytest.mark.parametrize(
+    ("typed", "now", "expected"),
+    [
+        # Without a year: the most recent such date not after now + 1 day.
+        ("11/20", NOW, dt.datetime(2026, 11, 20)),
+        ("11月20日 14:00", NOW, dt.datetime(2026, 11, 20, 14, 0)),
+        ("11月20号 9:05", NOW, dt.datetime(2026, 11, 20, 9, 5)),
+        ("11/19 17:30", NOW, dt.datetime(2026, 11, 19, 17, 30)),
+        ("12/30", NOW, dt.datetime(2025, 12, 30)),
+        ("12月31日 23:00", dt.datetime(2027, 1, 1, 8, 0), dt.datetime(2026, 12, 31, 23, 0)),
+        ("1/1", dt.datetime(2026, 12, 31, 8, 0), dt.datetime(2027, 1, 1)),
+        # 上午, 下午, 晚上 and the like, and AM / PM.
+        ("2026/11/20 上午9:30", NOW, dt.datetime(2026, 11, 20, 9, 30)),
+        ("2026/11/20 下午2:30", NOW, dt.datetime(2026, 11, 20, 14, 30)),
+        ("2026/11/19 晚上9点", NOW, dt.datetime(2026, 11, 19, 21, 0)),
+        ("2026年11月20日下午3点半", NOW, dt.datetime(2026, 11, 20, 15, 30)),
+        ("2026-11-20 下午12:10", NOW, dt.datetime(2026, 11, 20, 12, 10)),
+        ("2026-11-20 中午12点", NOW, dt.datetime(2026, 11, 20, 12, 0)),
+        ("2026/11/20 凌晨1:15", NOW, dt.datetime(2026, 11, 20, 1, 15)),
+        ("2026-11-20 下午14:00", NOW, dt.datetime(2026, 11, 20, 14, 0)),
+        ("2026-11-20 2:30 PM", NOW, dt.datetime(2026, 11, 20, 14, 30)),
+        ("2026-11-20 12:30am", NOW, dt.datetime(2026, 11, 20, 0, 30)),
+        ("11月20日 上午10点", NOW, dt.datetime(2026, 11, 20, 10, 0)),
+        ("2026-11-20 14点", NOW, dt.datetime(2026, 11, 20, 14, 0)),
+        # Marketplace time zones, moved to the team's (Asia/Shanghai).
+        ("2026-11-19 09:00 PST", NOW, dt.datetime(2026, 11, 20, 1, 0)),
+        ("2026-11-19 09:00 PDT", NOW, dt.datetime(2026, 11, 20, 0, 0)),
+        ("2026-11-19 09:00 EST", NOW, dt.datetime(2026, 11, 19, 22, 0)),
+        ("2026-11-19 09:00 EDT", NOW, dt.datetime(2026, 11, 19, 21, 0)),
+        ("2026-11-19 09:00 GMT", NOW, dt.datetime(2026, 11, 19, 17, 0)),
+        ("2026-11-19 09:00 BST", NOW, dt.datetime(2026, 11, 19, 16, 0)),
+        ("2026-11-19 09:00 CET", NOW, dt.datetime(2026, 11, 19, 16, 0)),
+        ("2026-11-19 09:00 CEST", NOW, dt.datetime(2026, 11, 19, 15, 0)),
+        ("2026-11-19 09:00 JST", NOW, dt.datetime(2026, 11, 19, 8, 0)),
+        ("2026-11-19 09:00 AEST", NOW, dt.datetime(2026, 11, 19, 7, 0)),
+        ("2026-11-19 09:00 AEDT", NOW, dt.datetime(2026, 11, 19, 6, 0)),
+        ("2026-11-19 09:00 北京时间", NOW, dt.datetime(2026, 11, 19, 9, 0)),
+        ("2026-11-19 09:00（北京时间）", NOW, dt.datetime(2026, 11, 19, 9, 0)),
+        ("2026-11-19 9:00 pst", NOW, dt.datetime(2026, 11, 20, 1, 0)),
+        ("2026-11-19 下午3点 PST", NOW, dt.datetime(2026, 11, 20, 7, 0)),
+        ("11/19 09:00 JST", NOW, dt.datetime(2026, 11, 19, 8, 0)),
+        # A day-first (or month-first) date is read when one of the two cannot be a month.
+        ("20/11/2026", NOW, dt.datetime(2026, 11, 20)),
+        ("19/11/2026 09:30", NOW, dt.datetime(2026, 11, 19, 9, 30)),
+        ("11/19/2026 09:30", NOW, dt.datetime(2026, 11, 19, 9, 30)),
+        ("05/05/2026", NOW, dt.datetime(2026, 5, 5)),
+        ("19/11", NOW, dt.datetime(2026, 11, 19)),
+        # What was read before still is.
+        ("2026-11-20 09:30", NOW, dt.datetime(2026, 11, 20, 9, 30)),
+        ("2026年11月20日9时30分", NOW, dt.datetime(2026, 11, 20, 9, 30)),
+        ("2026/11/20T9:30:15+08:00", NOW, dt.datetime(2026, 11, 20, 9, 30, 15)),
+    ],
+)
+def test_date_forms_teams_type(typed, now, expected):
+    value, problems = opened(typed, now)
+    assert problems == []
+    assert value == pd.Timestamp(expected)
+
+
+@pytest.mark.parametrize(
+    ("typed", "code"),
+    [
+        ("03/04/2026", "ambiguous-date"),
+        ("3/4", "ambiguous-date"),
+        ("13/13/2026", "not-a-date"),
+        ("2026/11/20 上午13:00", "not-a-date"),
+        ("2026/11/20 下午25:00", "not-a-date"),
+        ("2026-11-19 09:00 CST", "not-a-date"),  # China, Central US or Cuba: no guess
+        ("2月30日", "not-a-date"),
+        ("2026-11-20 9", "not-a-date"),
+    ],
+)
+def test_date_forms_still_refused(typed, code):
+    value, problems = opened(typed)
+    assert problems == [code]
+    assert pd.isna(value)
+
+
+def test_a_deadline_without_a_year_is_the_next_one():
+    # Deadlines and promises look ahead: 11/25 typed on 11/20 is this year's, 1/5 next year's.
+    f = frame_of(
+        grid(
+            [case(Deadline="11/25 12:00"), case(Deadline="1/5"), case(Deadline="11/1")],
+        )
+    )
+    assert f.cases["Deadline"].tolist() == [
+        pd.Timestamp(2026, 11, 25, 12),
+        pd.Timestamp(2027, 1, 5),
+        pd.Timestamp(2026, 11, 1),
+    ]
+    assert f.problems == []

@@ -176,7 +176,7 @@ def _parse(f: Field, column: Column, grid: Grid, rules: Rules) -> Parsed:
             serial_zone = grid.timezone
         return parse_dates(column, tz, date1904=grid.date1904, serial_zone=serial_zone)
     if f.type == "integer":
-        return parse_integer(column, f.minimum)
+        return parse_integer(column, f.minimum, f.count_words)
     if f.role == "case-id":
         return parse_case_id(column)
     if f.name in rules.vocab:
