@@ -115,7 +115,7 @@ def test_every_accepted_date_form(text, expected):
     [
         ("2026/13/02", "not-a-date"),
         ("2026-02-31", "not-a-date"),
-        ("31/02/2026", "ambiguous-date"),
+        ("31/02/2026", "not-a-date"),  # 31 is the day: February has no 31st
         ("03/11/2026", "ambiguous-date"),
         ("yesterday", "not-a-date"),
         ("2026-11-20T25:00", "not-a-date"),

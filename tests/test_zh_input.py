@@ -202,7 +202,6 @@ def opened(text: str, now: dt.datetime = NOW):
         ("11/19 17:30", NOW, dt.datetime(2026, 11, 19, 17, 30)),
         ("12/30", NOW, dt.datetime(2025, 12, 30)),
         ("12月31日 23:00", dt.datetime(2027, 1, 1, 8, 0), dt.datetime(2026, 12, 31, 23, 0)),
-        ("1/1", dt.datetime(2026, 12, 31, 8, 0), dt.datetime(2027, 1, 1)),
         # 上午, 下午, 晚上 and the like, and AM / PM.
         ("2026/11/20 上午9:30", NOW, dt.datetime(2026, 11, 20, 9, 30)),
         ("2026/11/20 下午2:30", NOW, dt.datetime(2026, 11, 20, 14, 30)),
@@ -270,16 +269,28 @@ def test_date_forms_still_refused(typed, code):
     assert pd.isna(value)
 
 
+def test_an_event_without_a_year_a_day_ahead_is_this_year_and_in_the_future():
+    # Not last year's 21 November: a day of slack for clocks and time zones, then named.
+    value, problems = opened("11/21 09:00")
+    assert value == pd.Timestamp(2026, 11, 21, 9)
+    assert problems == ["in-future"]
+    value, problems = opened("1/1", dt.datetime(2026, 12, 31, 8, 0))
+    assert value == pd.Timestamp(2027, 1, 1)
+    assert problems == ["in-future"]
+    value, problems = opened("11/22")
+    assert value == pd.Timestamp(2025, 11, 22)
+
+
 def test_a_deadline_without_a_year_is_the_next_one():
-    # Deadlines and promises look ahead: 11/25 typed on 11/20 is this year's, 1/5 next year's.
+    # Deadlines and promises look ahead: typed on 11/20, 11/25 is this year's, 1/15 next year's.
     f = frame_of(
         grid(
-            [case(Deadline="11/25 12:00"), case(Deadline="1/5"), case(Deadline="11/1")],
+            [case(Deadline="11/25 12:00"), case(Deadline="1/15"), case(Deadline="11/13")],
         )
     )
     assert f.cases["Deadline"].tolist() == [
         pd.Timestamp(2026, 11, 25, 12),
-        pd.Timestamp(2027, 1, 5),
-        pd.Timestamp(2026, 11, 1),
+        pd.Timestamp(2027, 1, 15),
+        pd.Timestamp(2026, 11, 13),
     ]
     assert f.problems == []

@@ -93,7 +93,7 @@ def build_frame(grid: Grid, schema: Schema, rules: Rules, as_of: pd.Timestamp) -
             grid.has_error_cells,
         )
         columns[f.name] = column
-        parsed = _parse(f, column, grid, rules)
+        parsed = _parse(f, column, grid, rules, as_of)
         frame[f.name] = parsed.values
         problems += parsed.problems
         blank = parsed.blank
@@ -167,14 +167,23 @@ def _judged_with_defaults(
     return out, defaults
 
 
-def _parse(f: Field, column: Column, grid: Grid, rules: Rules) -> Parsed:
+def _parse(f: Field, column: Column, grid: Grid, rules: Rules, as_of: pd.Timestamp) -> Parsed:
     """The parser the field's type, role or vocabulary calls for."""
     if f.type == "datetime":
         tz = rules.timezone
         serial_zone = None
         if grid.dates_as_serials and grid.timezone and grid.timezone != tz.key:
             serial_zone = grid.timezone
-        return parse_dates(column, tz, date1904=grid.date1904, serial_zone=serial_zone)
+        # The events of a case (fields with a role) are past; Deadline and Promised By look
+        # ahead, which decides the year of a date typed without one.
+        return parse_dates(
+            column,
+            tz,
+            date1904=grid.date1904,
+            serial_zone=serial_zone,
+            as_of=as_of,
+            ahead=f.role is None,
+        )
     if f.type == "integer":
         return parse_integer(column, f.minimum, f.count_words)
     if f.role == "case-id":
