@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 
+import openpyxl
 import pandas as pd
 import pytest
+from google.oauth2.credentials import Credentials
 
+from caseloop.backends.gsheets import open_google_workbook
+from caseloop.backends.xlsx import read as xlsx_read
+from caseloop.backends.xlsx.workbook import ExcelWorkbook
 from caseloop.config import load_labels, load_rules
 from caseloop.datafiles import DEFAULT_RULES
 from caseloop.frame import build_frame
@@ -15,6 +20,9 @@ from caseloop.problems import CATALOGUE, render
 from caseloop.schema import load_schema
 
 from caselog import HEADERS, NOW, case, grid
+from fakesheets import fake_client_class
+
+pytest_plugins = ["fakesheets.fixtures"]
 
 SCHEMA, RULES = load_schema(), load_rules()
 AS_OF = pd.Timestamp(NOW)
@@ -294,3 +302,81 @@ def test_a_deadline_without_a_year_is_the_next_one():
         pd.Timestamp(2026, 11, 13),
     ]
     assert f.problems == []
+
+
+# --- layout: merged cells ------------------------------------------------------------------------
+
+
+def merged_log(path):
+    """A real workbook (openpyxl) whose Category spans rows 2-3 and Owner rows 3-5, as teams
+    merge them, with the covered cells empty in the file."""
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = "Cases"
+    sheet.append(HEADERS)
+    categories = ["收款", None, "广告", "商品"]  # the second is under the first's merge
+    owners = ["Chen Jing", "Li Wei", None, None]  # the last two are under the second's
+    for category, owner in zip(categories, owners, strict=True):
+        c = case(Category=category, Owner=owner)
+        sheet.append([c.get(h) for h in HEADERS])
+    sheet.merge_cells("C2:C3")  # Category of the first two cases
+    sheet.merge_cells("R3:R5")  # Owner of cases two to four
+    book.save(path)
+    return path
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_merged_cells_read_as_their_top_left_value_in_excel(tmp_path, stream):
+    path = merged_log(tmp_path / "merged.xlsx")
+    book = ExcelWorkbook(path)
+    g = xlsx_read.read_sheet(book.package, "Cases", stream=stream)
+    f = frame_of(g)
+    assert f.cases["Category"].tolist() == ["Payments", "Payments", "Advertising", "Listing"]
+    assert f.cases["Owner"].tolist()[1:] == ["Li Wei", "Li Wei", "Li Wei"]
+    assert [p for p in f.problems if p.column in ("Category", "Owner")] == []
+
+
+def test_merged_cells_of_the_header_and_elsewhere_do_not_spill(tmp_path):
+    # A title merged over A1:H1 above the header fills only its own row.
+    path = tmp_path / "title.xlsx"
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = "Cases"
+    sheet.append(["深圳团队案例记录"])
+    sheet.merge_cells("A1:H1")
+    sheet.append(HEADERS)
+    sheet.append([case().get(h) for h in HEADERS])
+    book.save(path)
+    f = frame_of(ExcelWorkbook(path).read_tab("Cases"))
+    assert f.header_row == 2 and len(f.cases) == 1
+    assert f.problems == []
+
+
+def test_merged_cells_read_as_their_top_left_value_on_google(fake_sheets):
+    key = "1MergedCellsKey0123456789abcdefghijklmnopqrs"
+    book = fake_sheets.add_spreadsheet(key, timezone="Asia/Shanghai")
+    rows = [HEADERS]
+    for n, category in enumerate(["收款", None, "广告"]):
+        c = case(Opened_At=NOW - dt.timedelta(hours=3 + n), Category=category)
+        c["Owner"] = "Wang Fang" if n == 0 else None
+        rows.append([c.get(h) for h in HEADERS])
+    sheet = book.add_sheet("Cases", rows)
+    owner = HEADERS.index("Owner")
+    sheet.merges.append(
+        {"sheetId": sheet.sheet_id, "startRowIndex": 1, "endRowIndex": 3,
+         "startColumnIndex": 2, "endColumnIndex": 3}
+    )  # fmt: skip
+    sheet.merges.append(
+        {"sheetId": sheet.sheet_id, "startRowIndex": 1, "endRowIndex": 4,
+         "startColumnIndex": owner, "endColumnIndex": owner + 1}
+    )  # fmt: skip
+    workbook = open_google_workbook(
+        f"gsheet:{key}",
+        http_client=fake_client_class(fake_sheets.url),
+        credentials_object=Credentials(token="test"),
+    )
+    f = frame_of(workbook.read_tab("Cases"))
+    assert f.cases["Category"].tolist() == ["Payments", "Payments", "Advertising"]
+    assert f.cases["Owner"].tolist() == ["Wang Fang"] * 3
+    # The merges come with the metadata already fetched: no request more than before.
+    assert workbook.requests_made == 2

@@ -23,7 +23,7 @@ from .enums import parse_enum
 from .header import Header, find_header
 from .ids import parse_case_id, split_related, unknown_related
 from .numbers import parse_integer
-from .rows import case_rows, unsaved_formulas
+from .rows import case_rows, fill_merged, unsaved_formulas
 from .text import parse_text, to_text
 
 _SEVERITY_ORDER = {"error": 0, "warning": 1}
@@ -67,6 +67,7 @@ class CaseFrame:
 def build_frame(grid: Grid, schema: Schema, rules: Rules, as_of: pd.Timestamp) -> CaseFrame:
     """Find the header, type every cell, and list every problem with its cell address."""
     header = find_header(grid, schema)
+    grid = fill_merged(grid, header)
     roles = {f.role: f.name for f in schema.fields if f.role}
     id_name = roles["case-id"]
     table, sheet_rows = case_rows(

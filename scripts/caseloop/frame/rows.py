@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -88,6 +89,40 @@ def _not_cases(
             identifier = text_of(row[id_column])
             skip[i] = identifier is None or normalize_label(identifier) in TOTALS_WORDS
     return skip
+
+
+def fill_merged(grid: Grid, header: Header) -> Grid:
+    """The grid with every cell a merge covers below the header holding the merge's top-left
+    value, as the team sees it (a Category spanning two cases). Merges in or above the header
+    (a title across the top) are left alone, so a header never repeats into its neighbour."""
+    merges = [m for m in grid.merged_cells if m[0] >= header.row and (m[2], m[3]) != m[:2]]
+    if not merges:
+        return grid
+    numbers = grid.row_numbers
+    index = (
+        {n - 1: i for i, n in enumerate(numbers)}
+        if numbers is not None
+        else range(len(grid.rows))
+    )
+    rows = list(grid.rows)  # rows are copied only where a merge changes them
+    copied: set[int] = set()
+    for first_row, first_col, last_row, last_col in merges:
+        top = index[first_row] if first_row in index else None
+        if top is None or first_col >= len(rows[top]):
+            continue
+        value = rows[top][first_col]
+        for r in range(first_row, last_row + 1):
+            i = index[r] if r in index else None
+            if i is None:
+                continue  # an empty row under the merge: nothing else in it to read
+            if i not in copied:
+                rows[i] = list(rows[i])
+                copied.add(i)
+            row = rows[i]
+            if len(row) <= last_col:
+                row.extend([None] * (last_col + 1 - len(row)))
+            row[first_col : last_col + 1] = [value] * (last_col - first_col + 1)
+    return replace(grid, rows=rows)
 
 
 def as_table(rows: list[list[Any]], width: int) -> np.ndarray:
