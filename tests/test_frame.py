@@ -342,7 +342,17 @@ def test_repeated_headers_and_totals_lines_are_not_cases():
         ]
     )
     f = frame_of(g)
-    assert f.problems == []
+    # The header again is skipped silently; each totals line is said once, as not counted.
+    assert codes(f) == [
+        ("totals-row", "Cases!A4"),
+        ("totals-row", "Cases!B6"),
+        ("totals-row", "Cases!C7"),
+        ("totals-row", "Cases!A8"),
+    ]
+    assert f.problems[1].message == (
+        'Row 6 is a totals line (" 合计 "), not a case; caseloop does not count it.'
+    )
+    assert {p.severity for p in f.problems} == {"warning"}
     assert f.cases["_row"].tolist() == [2, 9]
 
 
@@ -439,6 +449,7 @@ def test_every_problem_code_is_worded_as_before():
         case(Status="Needs your attention"),
         case(Status="Pending Amazon action", Last_Reply_At=NOW - 1 * H),
         case(Promised_By=NOW - 48 * H),
+        {"Case ID": "合计", "Follow-ups": 3},
     ]
     g = grid(cases, headers=[*HEADERS, "Promised By"])
     g.far_cells = [(4999, 2, "junk")]
@@ -597,6 +608,12 @@ def test_every_problem_code_is_worded_as_before():
             "promised-before-opened",
             "Cases!U23",
             'Promised By "2026-11-18 18:00" is before Opened At "2026-11-20 16:00"; check the date (the channel\'s reply target is used meanwhile).',
+        ),
+        (
+            "warning",
+            "totals-row",
+            "Cases!A24",
+            'Row 24 is a totals line ("合计"), not a case; caseloop does not count it.',
         ),
     ]
     assert {p[1] for p in found} | {"resolved-at-missing"} == set(CATALOGUE)

@@ -380,3 +380,31 @@ def test_merged_cells_read_as_their_top_left_value_on_google(fake_sheets):
     assert f.cases["Owner"].tolist() == ["Wang Fang"] * 3
     # The merges come with the metadata already fetched: no request more than before.
     assert workbook.requests_made == 2
+
+
+# --- layout: repeated header, totals -------------------------------------------------------------
+
+
+def test_a_chinese_header_repeated_mid_log_is_skipped_silently():
+    labels = [SCHEMA.field(h).zh for h in HEADERS]
+    labels[0], labels[6] = "Case号", "开case时间"
+    g = grid([case(), case()], labels=labels)
+    g.rows.insert(2, list(labels))
+    f = frame_of(g)
+    assert f.problems == []
+    assert f.cases["_row"].tolist() == [2, 4]
+
+
+@pytest.mark.parametrize("first", ["合计", "合计：", "合计: 2", "总计", "小计", "Total", "TOTAL:"])
+def test_a_totals_row_is_skipped_with_one_line(first):
+    totals = {"Case ID": first, "Follow-ups": 3, "Summary": "2 个案例"}
+    f = frame_of(grid([case(), case(), totals]))
+    assert len(f.cases) == 2
+    [p] = f.problems
+    assert (p.code, p.severity, p.cell) == ("totals-row", "warning", "Cases!A4")
+
+
+def test_the_totals_line_has_a_chinese_sentence():
+    key = CATALOGUE["totals-row"].template
+    text = render(key, {"row_number": 140, "value": "「合计」"}, "zh")
+    assert text == "第 140 行是合计行（「合计」），不是案例，不计入。"

@@ -64,6 +64,7 @@ CATALOGUE: dict[str, Entry] = {
     "promised-before-opened": Entry("warning", "promised_before_opened"),
     # The tab as a whole.
     "far-cell": Entry("warning", "far_cell"),
+    "totals-row": Entry("warning", "totals_row"),
 }
 
 

@@ -70,7 +70,7 @@ def build_frame(grid: Grid, schema: Schema, rules: Rules, as_of: pd.Timestamp) -
     grid = fill_merged(grid, header)
     roles = {f.role: f.name for f in schema.fields if f.role}
     id_name = roles["case-id"]
-    table, sheet_rows = case_rows(
+    table, sheet_rows, totals = case_rows(
         grid, header, schema, header.columns[id_name], header.columns[roles["opened"]]
     )
     rows = pd.Series(sheet_rows, dtype=np.int64)
@@ -120,6 +120,10 @@ def build_frame(grid: Grid, schema: Schema, rules: Rules, as_of: pd.Timestamp) -
         # A promise before the case was opened is a typo: the channel's target stands in.
         frame.loc[frame["_row"].isin({p.row for p in promised}), "Promised By"] = pd.NaT
     problems += _far_cells(grid, ref)
+    problems += [
+        problem("totals-row", f"{ref}!{column_letter(c)}{r}", row=r, row_number=r, value=show(text))
+        for r, c, text in totals
+    ]
     needed = {name for role, name in roles.items() if role in NEEDED_ROLES} | set(NEEDED_FIELDS)
     problems, defaults = _judged_with_defaults(problems, needed)
     frame["_defaults"] = frame["_row"].map(lambda r: tuple(defaults.get(r, ())))
