@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+import re
+from pathlib import Path
 
 import openpyxl
 import pandas as pd
 import pytest
+from click.testing import CliRunner
 from google.oauth2.credentials import Credentials
 
 from caseloop.backends.gsheets import open_google_workbook
 from caseloop.backends.xlsx import read as xlsx_read
 from caseloop.backends.xlsx.workbook import ExcelWorkbook
+from caseloop.cli import main
 from caseloop.config import load_labels, load_rules
 from caseloop.datafiles import DEFAULT_RULES
+from caseloop.engine import Settings, close, judge, load
 from caseloop.frame import build_frame
 from caseloop.ports import Grid
 from caseloop.problems import CATALOGUE, render
@@ -408,3 +414,161 @@ def test_the_totals_line_has_a_chinese_sentence():
     key = CATALOGUE["totals-row"].template
     text = render(key, {"row_number": 140, "value": "「合计」"}, "zh")
     assert text == "第 140 行是合计行（「合计」），不是案例，不计入。"
+
+
+# --- the Done-when: a copy of the zh sample as a Shenzhen team really types it --------------------
+
+SAMPLE_ZH = Path(__file__).resolve().parents[1] / "sample_data" / "case_log_zh.xlsx"
+SAMPLE_NOW = "2026-11-20T18:00"
+RENAMED_HEADERS = {
+    "案例编号": "Case号",
+    "提交时间": "开case时间",
+    "站点": "国家",
+    "负责人": "跟进人",
+    "回复摘要": "亚马逊回复",
+    "最近跟进时间": "我方最近发送时间",
+    "首次回复时间": "亚马逊首次回复时间",
+}
+# Per column, the values a team types instead, taken in turn (the same value where a list ends
+# with it, so the clean forms stay among them).
+TYPED_INSTEAD = {
+    "状态": {"处理中": ["跟进中", "待处理"], "已解决": ["已完结"]},
+    "联系渠道": {"工单": ["后台", "开case", "工单"], "邮件": ["邮箱"]},
+    "问题类型": {"账户健康": ["账号"], "品牌注册": ["品牌备案"]},
+    "优先级": {"高": ["紧急"], "中": ["一般"]},
+    "国家": {
+        "美国": ["US站", "Amazon.com", "亚马逊美国", "美国"],
+        "英国": ["uk站", "amazon.co.uk"],
+        "日本": ["amazon.co.jp", "亚马逊日本"],
+        "德国": [".de", "德国站"],
+    },
+}
+DATE_HEADERS = ("开case时间", "我方最近发送时间", "亚马逊首次回复时间", "最近回复时间", "解决时间")
+
+
+def _typed_date(when: dt.datetime, turn: int) -> str:
+    """A Beijing time as a team types it: without a year, with 上午/下午/晚上, day first, or in
+    the marketplace's PST."""
+    half_day = "上午" if when.hour < 12 else "下午" if when.hour < 18 else "晚上"
+    clock12 = when.hour if when.hour <= 12 else when.hour - 12
+    forms = [
+        f"{when.month}月{when.day}日 {when:%H:%M}",
+        # 8/12 could be either (refused, as 03/04/2026 is); 11/20 cannot.
+        f"{when.month}/{when.day} {when.hour}:{when:%M}"
+        if when.day > 12
+        else f"{when.month}月{when.day}号 {when.hour}点{when:%M}",
+        f"{when:%Y/%m/%d} {half_day}{clock12}:{when:%M}",
+        f"{(when - dt.timedelta(hours=16)):%Y-%m-%d %H:%M} PST",
+    ]
+    if when.day > 12:
+        forms.append(f"{when:%d/%m/%Y %H:%M}")
+    return forms[turn % len(forms)]
+
+
+def messy_zh_copy(path: Path) -> Path:
+    """The zh sample with every entry issue 11 lists typed the way teams type them."""
+    book = openpyxl.load_workbook(SAMPLE_ZH)
+    sheet = book["案例"]
+    header_row = 4
+    for cell in sheet[header_row]:
+        cell.value = RENAMED_HEADERS.get(cell.value, cell.value)
+    col = {cell.value: cell.column for cell in sheet[header_row]}
+    turns: dict[str, int] = {}
+    logistics_done = False
+    for r in range(header_row + 1, sheet.max_row + 1):
+        for header, swaps in TYPED_INSTEAD.items():
+            cell = sheet.cell(r, col[header])
+            if cell.value in swaps:
+                n = turns[header] = turns.get(header, -1) + 1
+                cell.value = swaps[cell.value][n % len(swaps[cell.value])]
+        follow = sheet.cell(r, col["跟进次数"])
+        if isinstance(follow.value, int) and follow.value > 0:
+            follow.value = f"{follow.value}次" if r % 2 else f"{follow.value} 次"
+        for header in DATE_HEADERS:
+            cell = sheet.cell(r, col[header])
+            if isinstance(cell.value, dt.datetime) and (r + col[header]) % 2:
+                n = turns["date"] = turns.get("date", -1) + 1
+                cell.value = _typed_date(cell.value, n)
+        # 物流 on a resolved FBA shipment case: a warning asking which, the flag unchanged.
+        category = sheet.cell(r, col["问题类型"])
+        resolved = sheet.cell(r, col["状态"]).value == "已完结"
+        if not logistics_done and category.value == "FBA货件" and resolved:
+            category.value = "物流"
+            logistics_done = True
+    assert logistics_done
+    last = sheet.max_row
+    # The header again in the middle, as after pasting a block from another file.
+    middle = 70
+    sheet.insert_rows(middle)
+    for c, cell in enumerate(sheet[header_row], start=1):
+        sheet.cell(middle, c).value = cell.value
+    last += 1
+    # Category and Owner merged over two cases that share them.
+    merged = {"问题类型": False, "跟进人": False}
+    for header in merged:
+        c = col[header]
+        for r in range(middle + 1, last):
+            top, below = sheet.cell(r, c).value, sheet.cell(r + 1, c).value
+            if top is not None and top == below and top != "物流":
+                sheet.merge_cells(start_row=r, start_column=c, end_row=r + 1, end_column=c)
+                merged[header] = True
+                break
+    assert all(merged.values())
+    # A totals line under the cases.
+    sheet.cell(last + 1, col["Case号"]).value = "合计"
+    sheet.cell(last + 1, col["问题描述"]).value = f"{last - header_row - 1} 个案例"
+    sheet.cell(last + 1, col["跟进次数"]).value = 134
+    book.save(path)
+    return path
+
+
+def _validated(log: Path) -> dict:
+    result = CliRunner().invoke(
+        main, ["validate", str(log), "--now", SAMPLE_NOW, "--format", "json"]
+    )
+    assert result.exit_code in (0, 1), result.output
+    return json.loads(result.output)
+
+
+def _flags(log: Path) -> dict[str, str]:
+    settings = Settings(log=str(log), now=SAMPLE_NOW)
+    loaded = load(settings)
+    try:
+        judged = judge(loaded, settings)
+    finally:
+        close(loaded.workbook)
+    return dict(zip(judged["Case ID"], judged["flag"], strict=True))
+
+
+def test_the_messy_zh_sample_validates_and_syncs_like_the_clean_one(tmp_path):
+    messy = messy_zh_copy(tmp_path / "case_log_zh_messy.xlsx")
+    typed_cells = [
+        str(v) for row in openpyxl.load_workbook(messy)["案例"].iter_rows(values_only=True)
+        for v in row if v is not None
+    ]  # fmt: skip
+    listed = [
+        "已回复", "跟进中", "已完结", "待处理", "后台", "邮箱", "账号", "品牌备案", "紧急", "一般",
+        "2次", "US站", "uk站", "Amazon.com", "amazon.co.uk", "亚马逊美国", "物流", "合计",
+    ]  # fmt: skip
+    assert [word for word in listed if word not in typed_cells] == []
+    for form in (
+        r"^\d+月\d+日 ",
+        r"^\d+/\d+ ",
+        "上午",
+        "下午",
+        "晚上",
+        " PST$",
+        r"^\d\d/\d\d/2026",
+    ):
+        assert any(re.search(form, v) for v in typed_cells), form
+    clean, typed = _validated(SAMPLE_ZH), _validated(messy)
+    assert typed["cases"] == clean["cases"]
+    # No error from what the team typed: only the sample's own two broken rows.
+    assert [(e["code"], e["column"], e["message"]) for e in typed["errors"]] == [
+        (e["code"], e["column"], e["message"]) for e in clean["errors"]
+    ]
+    # Warnings: the sample's own, plus 物流 asking which and the totals line, once each.
+    before = [(w["code"], w["column"]) for w in clean["warnings"]]
+    after = [(w["code"], w["column"]) for w in typed["warnings"]]
+    assert sorted(after) == sorted([*before, ("ambiguous-value", "Category"), ("totals-row", None)])
+    assert _flags(messy) == _flags(SAMPLE_ZH)
