@@ -432,7 +432,7 @@ class Case:
     deadline: datetime | None = None
     deadline_type: str = ""  # a Deadline Type of rules.yaml (A-to-z, Chargeback ...)
     promised: datetime | None = None  # Promised By: when Amazon said it would answer
-    follow_ups_text: str = ""  # a Follow-ups cell typed as text ("2次"), instead of follow_ups
+    follow_ups_text: str = ""  # a Follow-ups cell typed as text ("两三次"), instead of follow_ups
     related: list[Case] = field(default_factory=list)
     resolved: datetime | None = None
     resolution: str = ""
@@ -770,12 +770,13 @@ def recent(gen: Gen) -> list[Case]:
             order_id=d3_order, deadline=d(21, 12, 0), deadline_type="Chargeback",
             expect="DEADLINE",
         ),
-        # A partly broken row: Follow-ups typed as "2次"; its near deadline still shows.
+        # A partly broken row: Follow-ups typed as "两三次" (two or three times); its near deadline
+        # still shows.
         C(
             "D4", d(20, 8, 0), "UK", "Case", "Orders & returns",
             f"A-to-z claim on {d4_order}: buyer says item not as described, photos requested",
             status="Open", store="Lumora Home", owner="Chen Jing", order_id=d4_order,
-            follow_ups_text="2次", deadline=d(21, 20, 0), deadline_type="A-to-z",
+            follow_ups_text="两三次", deadline=d(21, 20, 0), deadline_type="A-to-z",
             expect="DEADLINE",
         ),
     ]  # fmt: skip
@@ -1020,7 +1021,7 @@ WHY = {
     "D1": "A-to-z deadline computed from Deadline Type: opened + 72 h (US), 40 h left",
     "D2": "reimbursement window passed (also open > 168 h)",
     "D3": "chargeback reply due in 42 h",
-    "D4": "Follow-ups typed '2次' (a warning, judged as 0) and a Deadline in 26 h",
+    "D4": "Follow-ups typed '两三次' (a warning, judged as 0) and a Deadline in 26 h",
     "E1": "Case, 2 follow-ups, 56 h without answer",
     "E2": "Email, 3 follow-ups, 79 h without answer",
     "E3": "High priority open 176 h, but Amazon's turn only 9 h: wait (no escalation)",

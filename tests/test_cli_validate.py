@@ -29,8 +29,8 @@ def test_sample_log_names_its_two_invalid_rows(tmp_path):
         == 'error   Cases!B129: Opened At "2026/13/02" is not a date; use a date cell or text like 2026-11-20 09:30.'
     )
     assert lines[2].startswith("warning Cases!X124")
-    # A Follow-ups typed as "2次" is a warning: the row is still judged (DEADLINE).
-    assert lines[3].startswith('warning Cases!O132: Follow-ups "2次" is not a whole number')
+    # A Follow-ups typed as "两三次" is a warning: the row is still judged (DEADLINE).
+    assert lines[3].startswith('warning Cases!O132: Follow-ups "两三次" is not a whole number')
     assert lines[-1] == "137 cases in Cases (header row 4): 2 error(s) in 2 row(s), 2 warning(s)."
 
 

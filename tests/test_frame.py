@@ -115,7 +115,7 @@ def test_every_accepted_date_form(text, expected):
     [
         ("2026/13/02", "not-a-date"),
         ("2026-02-31", "not-a-date"),
-        ("31/02/2026", "ambiguous-date"),
+        ("31/02/2026", "not-a-date"),  # 31 is the day: February has no 31st
         ("03/11/2026", "ambiguous-date"),
         ("yesterday", "not-a-date"),
         ("2026-11-20T25:00", "not-a-date"),
@@ -342,7 +342,17 @@ def test_repeated_headers_and_totals_lines_are_not_cases():
         ]
     )
     f = frame_of(g)
-    assert f.problems == []
+    # The header again is skipped silently; each totals line is said once, as not counted.
+    assert codes(f) == [
+        ("totals-row", "Cases!A4"),
+        ("totals-row", "Cases!B6"),
+        ("totals-row", "Cases!C7"),
+        ("totals-row", "Cases!A8"),
+    ]
+    assert f.problems[1].message == (
+        'Row 6 is a totals line (" 合计 "), not a case; caseloop does not count it.'
+    )
+    assert {p.severity for p in f.problems} == {"warning"}
     assert f.cases["_row"].tolist() == [2, 9]
 
 
@@ -425,7 +435,7 @@ def test_every_problem_code_is_worded_as_before():
         case(Case_ID="1.23457E+11"),
         case(Case_ID="CHAT-7"),
         case(Case_ID="12345678901"),
-        case(Channel="Seller Forums", Marketplace="Mars"),
+        case(Channel="Seller Forums", Marketplace="Mars", Category="物流"),
         case(Order_ID="123"),
         case(Related_Cases="99999999999"),
         case(Status="Resolved"),
@@ -439,6 +449,7 @@ def test_every_problem_code_is_worded_as_before():
         case(Status="Needs your attention"),
         case(Status="Pending Amazon action", Last_Reply_At=NOW - 1 * H),
         case(Promised_By=NOW - 48 * H),
+        {"Case ID": "合计", "Follow-ups": 3},
     ]
     g = grid(cases, headers=[*HEADERS, "Promised By"])
     g.far_cells = [(4999, 2, "junk")]
@@ -523,7 +534,13 @@ def test_every_problem_code_is_worded_as_before():
             "warning",
             "unknown-value",
             "Cases!B10",
-            'Marketplace "Mars" is not one of: US, CA, MX, BR, UK, DE, FR, IT, ES, NL, SE, PL, BE, TR, AE, SA, EG, IN, JP, AU, SG, IE, ZA.',
+            'Marketplace "Mars" is not one of: US (美国), CA (加拿大), MX (墨西哥), BR (巴西), UK (英国), DE (德国), FR (法国), IT (意大利), ES (西班牙), NL (荷兰), SE (瑞典), PL (波兰), BE (比利时), TR (土耳其), AE (阿联酋), SA (沙特), EG (埃及), IN (印度), JP (日本), AU (澳大利亚), SG (新加坡), IE (爱尔兰), ZA (南非).',
+        ),
+        (
+            "warning",
+            "ambiguous-value",
+            "Cases!C10",
+            'Category "物流" could mean FBA shipment (FBA货件) or Orders & returns (订单与退货); type the one you mean.',
         ),
         (
             "warning",
@@ -591,6 +608,12 @@ def test_every_problem_code_is_worded_as_before():
             "promised-before-opened",
             "Cases!U23",
             'Promised By "2026-11-18 18:00" is before Opened At "2026-11-20 16:00"; check the date (the channel\'s reply target is used meanwhile).',
+        ),
+        (
+            "warning",
+            "totals-row",
+            "Cases!A24",
+            'Row 24 is a totals line ("合计"), not a case; caseloop does not count it.',
         ),
     ]
     assert {p[1] for p in found} | {"resolved-at-missing"} == set(CATALOGUE)

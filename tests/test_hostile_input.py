@@ -423,7 +423,8 @@ GOOD_DATES: dict[str, Any] = {
 }
 BAD_DATES: dict[str, tuple[str, str]] = {
     "2026/13/02": ("not-a-date", '"2026/13/02" is not a date'),
-    "31/02/2026": ("ambiguous-date", "could be day/month or month/day"),
+    # 31 can only be the day, and February has no 31st.
+    "31/02/2026": ("not-a-date", '"31/02/2026" is not a date'),
     "03/11/2026": ("ambiguous-date", "could be day/month or month/day"),
     "yesterday": ("not-a-date", '"yesterday" is not a date'),
     "2026-11-20T25:00": ("not-a-date", '"2026-11-20T25:00" is not a date'),

@@ -115,10 +115,10 @@ def test_recurring_within_target_is_a_note_for_the_answer_base():
 
 
 def test_a_broken_row_is_flagged_with_its_problem_and_counted_apart():
-    v = view(case(Follow_ups="2次", Deadline=NOW + 10 * H), case())
+    v = view(case(Follow_ups="两三次", Deadline=NOW + 10 * H), case())
     row = v.rows.iloc[0]
     assert row["flag"] == "DEADLINE"
-    assert 'Follow-ups "2次" is not a whole number' in row["notes"]
+    assert 'Follow-ups "两三次" is not a whole number' in row["notes"]
     assert "Judged with defaults for Follow-ups" in row["notes"]
     assert v.data_problems == 1 and v.counts["INVALID"] == 0
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -96,6 +95,9 @@ class Rules:
     # Deadline Type → {marketplace or "default" → hours from Opened At}; types without a window
     # are absent.
     deadline_windows: dict[str, dict[str, float]] = field(default_factory=dict)
+    # column name → {normalized word → the canonical values it could mean} (物流: FBA shipment
+    # or Orders & returns): a warning that asks which, never a silent guess.
+    ambiguous: dict[str, dict[str, tuple[str, ...]]] = field(default_factory=dict)
 
     def allowed(self, column: str) -> list[str]:
         """The canonical values of an enum column, for messages."""
@@ -115,19 +117,50 @@ def _rules_path_name(path: list[Any]) -> str:
     return ".".join(str(k) for k in path)
 
 
-def _vocab(entries: dict[str, dict[str, Any] | None]) -> tuple[dict[str, str], dict[str, str]]:
+def _vocab(
+    entries: dict[str, dict[str, Any] | None], words: dict[str, Any] | None = None
+) -> tuple[dict[str, str], dict[str, str]]:
+    """normalized label → canonical value, and canonical value → Chinese label.
+
+    ``words`` (marketplace_words) are put before and after every name (美国站, 亚马逊美国, US站);
+    an entry's ``domain`` is read with or without www. and as its ending alone (.co.uk).
+    """
     lookup: dict[str, str] = {}
     zh: dict[str, str] = {}
+    before = [""] + [str(w) for w in (words or {}).get("before") or []]
+    after = [""] + [str(w) for w in (words or {}).get("after") or []]
     for canonical, info in entries.items():
         info = info or {}
         zh_label = str(info.get("zh", canonical))
         zh[canonical] = zh_label
-        labels = [canonical, zh_label, *[str(a) for a in info.get("aliases") or []]]
-        # Chinese marketplace names are also written with 站 ("美国站").
-        labels += [label + "站" for label in labels if re.search(r"[\u4e00-\u9fff]$", label)]
+        names = [canonical, zh_label, *[str(a) for a in info.get("aliases") or []]]
+        labels = [b + name + a for name in names for b in before for a in after]
+        domain = info.get("domain")
+        if domain:
+            labels += [domain, "www." + domain, domain.removeprefix("amazon")]
         for label in labels:
             lookup.setdefault(normalize_label(label), canonical)
     return lookup, zh
+
+
+def _ambiguous(
+    path: Path, entries: dict[str, Any] | None, vocab: dict[str, dict[str, str]]
+) -> dict[str, dict[str, tuple[str, ...]]]:
+    """The words of each column that could mean several values; an alias of the team wins."""
+    out: dict[str, dict[str, tuple[str, ...]]] = {}
+    for column, words in (entries or {}).items():
+        for word, meanings in (words or {}).items():
+            for value in meanings:
+                if value not in vocab[column].values():
+                    raise CaseloopError(
+                        f"{path}: ambiguous.{column}.{word} names {shown_value(value)}, which is "
+                        f"not a value of {column} in the rules file; use one of "
+                        f"{', '.join(dict.fromkeys(vocab[column].values()))}."
+                    )
+            key = normalize_label(word)
+            if key not in vocab[column]:
+                out.setdefault(column, {})[key] = tuple(str(v) for v in meanings)
+    return out
 
 
 @cache
@@ -177,10 +210,12 @@ def load_rules(path: Path = DEFAULT_RULES) -> Rules:
         ("Channel", data["channels"]),
         ("Status", statuses),
         ("Priority", data["priorities"]),
-        ("Marketplace", data["marketplaces"]),
         ("Deadline Type", deadline_types),
     ):
         vocab[column], zh_labels[column] = _vocab(entries)
+    vocab["Marketplace"], zh_labels["Marketplace"] = _vocab(
+        data["marketplaces"], data.get("marketplace_words")
+    )
     label_vocab, label_zh = _vocab(label_entries)
     windows = _deadline_windows(path, deadline_types, set(data["marketplaces"]))
     return Rules(
@@ -209,6 +244,7 @@ def load_rules(path: Path = DEFAULT_RULES) -> Rules:
         status_label_vocab=label_vocab,
         status_label_zh=label_zh,
         deadline_windows=windows,
+        ambiguous=_ambiguous(path, data.get("ambiguous"), vocab),
     )
 
 

@@ -43,6 +43,9 @@ class Grid:
     skip_rows: set[int] = field(default_factory=set)  # 1-based rows of Excel Table totals
     # (row, column, value), 0-based, of cells far from the case log that made the tab huge.
     far_cells: list[tuple[int, int, Any]] = field(default_factory=list)
+    # (first row, first column, last row, last column), 0-based and inclusive, of merged cells:
+    # each cell a merge covers reads as its top-left value.
+    merged_cells: list[tuple[int, int, int, int]] = field(default_factory=list)
 
 
 @dataclass

@@ -44,6 +44,7 @@ CATALOGUE: dict[str, Entry] = {
     "case-id-format": Entry("warning", "case_id_format"),
     "duplicate-case-id": Entry("error", "duplicate_case_id"),
     "unknown-value": Entry("error", "unknown_value"),
+    "ambiguous-value": Entry("warning", "ambiguous_value"),
     "pattern": Entry("warning", "pattern", variants=("pattern_example",)),
     # Cells that contradict each other.
     "unknown-related": Entry("warning", "unknown_related"),
@@ -63,6 +64,7 @@ CATALOGUE: dict[str, Entry] = {
     "promised-before-opened": Entry("warning", "promised_before_opened"),
     # The tab as a whole.
     "far-cell": Entry("warning", "far_cell"),
+    "totals-row": Entry("warning", "totals_row"),
 }
 
 

@@ -88,6 +88,7 @@ class Field:
     role: str | None = None  # see ROLES
     example: str | None = None  # a value of the right form, for messages
     enum_codes: bool = False  # enum values are codes read alike in any language (US, DE)
+    count_words: tuple[str, ...] = ()  # words typed after a count: 2次, 2 times
 
 
 @dataclass(frozen=True)
@@ -190,6 +191,7 @@ def load_schema(path: Path = DEFAULT_SCHEMA) -> Schema:
             role=raw.get("role"),
             example=raw.get("example"),
             enum_codes=bool(raw.get("x-enum-codes", False)),
+            count_words=tuple(raw.get("x-count-words", ())),
         )
         fields.append(f)
         for label in (f.name, f.zh, *f.aliases):

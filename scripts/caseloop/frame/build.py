@@ -23,7 +23,7 @@ from .enums import parse_enum
 from .header import Header, find_header
 from .ids import parse_case_id, split_related, unknown_related
 from .numbers import parse_integer
-from .rows import case_rows, unsaved_formulas
+from .rows import case_rows, fill_merged, unsaved_formulas
 from .text import parse_text, to_text
 
 _SEVERITY_ORDER = {"error": 0, "warning": 1}
@@ -33,6 +33,8 @@ _SEVERITY_ORDER = {"error": 0, "warning": 1}
 # never hides an alert.
 NEEDED_ROLES = ("case-id", "opened", "status", "last-sent", "first-reply", "last-reply", "resolved")
 NEEDED_FIELDS = ("Channel", "Deadline")
+# Warnings whose cell is read as empty meanwhile, so the row is judged with that field's default.
+DEFAULTED_WARNINGS = ("promised-before-opened", "ambiguous-value")
 
 
 @dataclass
@@ -65,9 +67,10 @@ class CaseFrame:
 def build_frame(grid: Grid, schema: Schema, rules: Rules, as_of: pd.Timestamp) -> CaseFrame:
     """Find the header, type every cell, and list every problem with its cell address."""
     header = find_header(grid, schema)
+    grid = fill_merged(grid, header)
     roles = {f.role: f.name for f in schema.fields if f.role}
     id_name = roles["case-id"]
-    table, sheet_rows = case_rows(
+    table, sheet_rows, totals = case_rows(
         grid, header, schema, header.columns[id_name], header.columns[roles["opened"]]
     )
     rows = pd.Series(sheet_rows, dtype=np.int64)
@@ -91,7 +94,7 @@ def build_frame(grid: Grid, schema: Schema, rules: Rules, as_of: pd.Timestamp) -
             grid.has_error_cells,
         )
         columns[f.name] = column
-        parsed = _parse(f, column, grid, rules)
+        parsed = _parse(f, column, grid, rules, as_of)
         frame[f.name] = parsed.values
         problems += parsed.problems
         blank = parsed.blank
@@ -117,6 +120,10 @@ def build_frame(grid: Grid, schema: Schema, rules: Rules, as_of: pd.Timestamp) -
         # A promise before the case was opened is a typo: the channel's target stands in.
         frame.loc[frame["_row"].isin({p.row for p in promised}), "Promised By"] = pd.NaT
     problems += _far_cells(grid, ref)
+    problems += [
+        problem("totals-row", f"{ref}!{column_letter(c)}{r}", row=r, row_number=r, value=show(text))
+        for r, c, text in totals
+    ]
     needed = {name for role, name in roles.items() if role in NEEDED_ROLES} | set(NEEDED_FIELDS)
     problems, defaults = _judged_with_defaults(problems, needed)
     frame["_defaults"] = frame["_row"].map(lambda r: tuple(defaults.get(r, ())))
@@ -155,7 +162,7 @@ def _judged_with_defaults(
             if p.row is not None and column not in defaults.setdefault(p.row, []):
                 defaults[p.row].append(column)
         elif (
-            p.code == "promised-before-opened"
+            p.code in DEFAULTED_WARNINGS
             and p.row is not None
             and column is not None
             and column not in defaults.setdefault(p.row, [])
@@ -165,16 +172,25 @@ def _judged_with_defaults(
     return out, defaults
 
 
-def _parse(f: Field, column: Column, grid: Grid, rules: Rules) -> Parsed:
+def _parse(f: Field, column: Column, grid: Grid, rules: Rules, as_of: pd.Timestamp) -> Parsed:
     """The parser the field's type, role or vocabulary calls for."""
     if f.type == "datetime":
         tz = rules.timezone
         serial_zone = None
         if grid.dates_as_serials and grid.timezone and grid.timezone != tz.key:
             serial_zone = grid.timezone
-        return parse_dates(column, tz, date1904=grid.date1904, serial_zone=serial_zone)
+        # The events of a case (fields with a role) are past; Deadline and Promised By look
+        # ahead, which decides the year of a date typed without one.
+        return parse_dates(
+            column,
+            tz,
+            date1904=grid.date1904,
+            serial_zone=serial_zone,
+            as_of=as_of,
+            ahead=f.role is None,
+        )
     if f.type == "integer":
-        return parse_integer(column, f.minimum)
+        return parse_integer(column, f.minimum, f.count_words)
     if f.role == "case-id":
         return parse_case_id(column)
     if f.name in rules.vocab:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -19,12 +20,15 @@ TOTALS_WORDS = frozenset(
     {"total", "totals", "grand total", "subtotal", "合计", "总计", "小计", "合計", "總計", "小計"}
 )
 _STARTS_WITH_DIGIT = re.compile(r"\s*\d")
+# What may follow the word on a totals line: "合计：", "Total: 134", "合计 2 个".
+_AFTER_TOTALS_WORD = re.compile(r"[\s:：,，\-—=]*(?:\d.*)?")
 
 
 def case_rows(
     grid: Grid, header: Header, schema: Schema, id_column: int, opened_column: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """The case rows as a 2-D object array, and the 1-based sheet row of each.
+) -> tuple[np.ndarray, np.ndarray, list[tuple[int, int, str]]]:
+    """The case rows as a 2-D object array, the 1-based sheet row of each, and the totals lines
+    skipped (1-based row, 0-based column of the totals word, the cell's text).
 
     ``id_column`` and ``opened_column`` are the sheet columns of the case's ID and opening time,
     which tell a case from a totals line.
@@ -47,9 +51,10 @@ def case_rows(
             for v in known[i]
             if v is not None and v != ""
         )
-    keep &= ~_not_cases(grid, header, schema, table, numbers, keep, id_column, opened_column)
+    skip, totals = _not_cases(grid, header, schema, table, numbers, keep, id_column, opened_column)
+    keep &= ~skip
     kept_at = np.flatnonzero(keep)
-    return table[kept_at], numbers[kept_at]
+    return table[kept_at], numbers[kept_at], totals
 
 
 def _not_cases(
@@ -61,7 +66,7 @@ def _not_cases(
     filled: np.ndarray,
     id_column: int,
     opened_column: int,
-) -> np.ndarray:
+) -> tuple[np.ndarray, list[tuple[int, int, str]]]:
     """Rows under the header that are not cases: Excel Table totals rows, the header
     repeated (>= 3 header names), and totals lines ("Total", "合计" first, no case ID)."""
     skip = np.isin(numbers, list(grid.skip_rows)) if grid.skip_rows else None
@@ -77,17 +82,63 @@ def _not_cases(
     dated[text_dates.index[text_dates]] = True
     lookup = schema.header_lookup
     known = list(header.columns.values())
+    totals: list[tuple[int, int, str]] = []
     for i in np.flatnonzero(filled & ~dated.to_numpy() & ~skip):
         row = table[i]
         labels = [normalize_label(row[c]) if isinstance(row[c], str) else None for c in known]
         if sum(label in lookup for label in labels if label) >= MIN_KNOWN_HEADERS:
-            skip[i] = True
+            skip[i] = True  # the header again (a paste, a print layout): nothing to say
             continue
-        first = next((v for v in row if text_of(v) is not None), None)
-        if isinstance(first, str) and normalize_label(first) in TOTALS_WORDS:
+        first = next((c for c, v in enumerate(row) if text_of(v) is not None), None)
+        if first is not None and is_totals_word(row[first]):
             identifier = text_of(row[id_column])
-            skip[i] = identifier is None or normalize_label(identifier) in TOTALS_WORDS
-    return skip
+            if identifier is None or is_totals_word(identifier):
+                skip[i] = True
+                totals.append((int(numbers[i]), first, str(row[first])))
+    return skip, totals
+
+
+def is_totals_word(value: Any) -> bool:
+    """A cell that starts a totals line: 合计, "合计：", "Total: 134"."""
+    if not isinstance(value, str):
+        return False
+    text = normalize_label(value)
+    return any(
+        text.startswith(word) and _AFTER_TOTALS_WORD.fullmatch(text[len(word) :]) is not None
+        for word in TOTALS_WORDS
+    )
+
+
+def fill_merged(grid: Grid, header: Header) -> Grid:
+    """The grid with every cell a merge covers below the header holding the merge's top-left
+    value, as the team sees it (a Category spanning two cases). Merges in or above the header
+    (a title across the top) are left alone, so a header never repeats into its neighbour."""
+    merges = [m for m in grid.merged_cells if m[0] >= header.row and (m[2], m[3]) != m[:2]]
+    if not merges:
+        return grid
+    numbers = grid.row_numbers
+    index = (
+        {n - 1: i for i, n in enumerate(numbers)} if numbers is not None else range(len(grid.rows))
+    )
+    rows = list(grid.rows)  # rows are copied only where a merge changes them
+    copied: set[int] = set()
+    for first_row, first_col, last_row, last_col in merges:
+        top = index[first_row] if first_row in index else None
+        if top is None or first_col >= len(rows[top]):
+            continue
+        value = rows[top][first_col]
+        for r in range(first_row, last_row + 1):
+            i = index[r] if r in index else None
+            if i is None:
+                continue  # an empty row under the merge: nothing else in it to read
+            if i not in copied:
+                rows[i] = list(rows[i])
+                copied.add(i)
+            row = rows[i]
+            if len(row) <= last_col:
+                row.extend([None] * (last_col + 1 - len(row)))
+            row[first_col : last_col + 1] = [value] * (last_col - first_col + 1)
+    return replace(grid, rows=rows)
 
 
 def as_table(rows: list[list[Any]], width: int) -> np.ndarray:

@@ -144,7 +144,27 @@ class GoogleWorkbook:
         width = max((len(row) for row in rows), default=0)
         for row in rows:
             row.extend([None] * (width - len(row)))
-        return Grid(title=title, rows=rows, timezone=self.timezone, dates_as_serials=True)
+        return Grid(
+            title=title,
+            rows=rows,
+            timezone=self.timezone,
+            dates_as_serials=True,
+            merged_cells=self._merges(title),
+        )
+
+    def _merges(self, title: str) -> list[tuple[int, int, int, int]]:
+        """The tab's merged cells, from the metadata already fetched (no request of its own)."""
+        sheet = next(s for s in self._sheets() if s["properties"]["title"] == title)
+        return [
+            (
+                m.get("startRowIndex", 0),
+                m.get("startColumnIndex", 0),
+                m["endRowIndex"] - 1,
+                m["endColumnIndex"] - 1,
+            )
+            for m in sheet.get("merges", [])
+            if "endRowIndex" in m and "endColumnIndex" in m
+        ]
 
     # writing
 

@@ -269,6 +269,7 @@ def read_sheet(package: Package, title: str, *, stream: bool = False) -> Grid:
                 date1904=package.date1904,
                 unsaved_formulas=scan.unsaved,
                 skip_rows=totals,
+                merged_cells=scan.merged,
             )
     try:
         streamed = stream_sheet(package, sheet.part, package.date1904)
@@ -283,4 +284,5 @@ def read_sheet(package: Package, title: str, *, stream: bool = False) -> Grid:
         unsaved_formulas=streamed.unsaved,
         skip_rows=totals,
         far_cells=streamed.far,
+        merged_cells=scan.merged,
     )

@@ -4,7 +4,7 @@ without a saved result, before any cell is read and in flat memory."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import IO
 
 # Above this many cells in the used range (from A1), and when most of them would be empty,
@@ -40,6 +40,7 @@ class SheetScan:
     values: int  # cells that hold a value
     errors: list[tuple[int, int, str]]  # (row, column, "#N/A"), 0-based
     unsaved: set[tuple[int, int]]  # formula cells without a saved result, 0-based
+    merged: list[tuple[int, int, int, int]] = field(default_factory=list)  # see Grid
 
     @property
     def too_sparse(self) -> bool:
@@ -64,6 +65,10 @@ class _Patterns:
         tail = rb"\s*(<" + p + rb"v\s*/>|<" + p + rb"v></" + p + rb"v>)?\s*</" + p + rb"c>"
         self.formula_end = re.compile(rb"</" + p + rb"f>" + tail)
         self.empty_formula_end = re.compile(rb"/>" + tail)
+        self.merge = re.compile(
+            rb"<" + p + rb"mergeCell\s[^>]*?\bref\s*=\s*[\"']\$?([A-Z]{1,3})\$?(\d+)"
+            rb"(?::\$?([A-Z]{1,3})\$?(\d+))?[\"']"
+        )
 
     def cell_head(self, data: bytes, before: int) -> tuple[int, bytes] | None:
         """The start and attributes of the cell element that encloses ``before``."""
@@ -136,6 +141,8 @@ def scan_sheet(stream: IO[bytes]) -> SheetScan:
                 for pattern in (p.formula_end, p.empty_formula_end):
                     for match in pattern.finditer(data):
                         _unsaved_formula(p, data, match, cut, scan.unsaved)
+            if b"mergeCell" in data:
+                scan.merged += [_merge(m) for m in p.merge.finditer(data) if m.start() < cut]
             if not chunk:
                 break
             tail = data[cut:]
@@ -143,6 +150,20 @@ def scan_sheet(stream: IO[bytes]) -> SheetScan:
     scan.columns = widest + 1 if widest >= 26 else 26
     scan.errors.sort()
     return scan
+
+
+def _merge(match: re.Match[bytes]) -> tuple[int, int, int, int]:
+    """A mergeCell's ref (B2:C5) as 0-based first and last row and column."""
+    first_col, first_row = column_index(match.group(1)), int(match.group(2)) - 1
+    if match.group(3) is None:
+        return first_row, first_col, first_row, first_col
+    last_col, last_row = column_index(match.group(3)), int(match.group(4)) - 1
+    return (
+        min(first_row, last_row),
+        min(first_col, last_col),
+        max(first_row, last_row),
+        max(first_col, last_col),
+    )
 
 
 def _unsaved_formula(
