@@ -89,6 +89,8 @@ def test_every_problem_has_a_chinese_sentence_with_the_fields_it_is_given(code):
 
 # Realistic values for the fields of the Chinese templates, as caseloop fills them.
 SAMPLE_FIELDS = {
+    "choices_zh": "FBA货件或订单与退货",
+    "row_number": 143,
     "column": "「提交时间」",
     "status_column": "「状态」",
     "resolved_column": "「解决时间」",
@@ -222,7 +224,10 @@ def test_validate_answers_a_chinese_log_in_chinese_naming_its_columns(tmp_path):
     out = result.output
     assert "错误  '案例'!G3：「提交时间」填的「2026/13/02」不是日期；" in out
     assert "错误  '案例'!L5：「解决时间」为空，但「状态」是「已解决」；请补填结案时间。" in out
-    assert "警告  '案例'!C4：「问题类型」填的「卖家论坛」不是可选的值，可填：账户健康、" in out
+    assert (
+        "警告  '案例'!C4：「问题类型」填的「卖家论坛」不是可选的值，可填：账户健康（Account health）、"
+        in out
+    )
     assert (
         out.splitlines()[-1] == "「案例」共 4 个案例（表头在第 1 行）：2 行共 2 个错误，2 个警告。"
     )
