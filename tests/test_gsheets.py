@@ -503,7 +503,8 @@ def test_lost_connection_on_a_write_does_not_claim_nothing_was_written(
 ) -> None:
     seed(fake_sheets)
     workbook = open_fake(fake_sheets, max_tries=2)
-    fake_sheets.inject(*[Fault(reset=True, method="POST")] * 2)
+    # The write's answer is lost, and so is the read-back that would have settled it.
+    fake_sheets.inject(*[Fault(reset=True, method=m) for m in ("POST", "GET")] * 2)
 
     with pytest.raises(
         CaseloopError, match=r"could not be reached \(connection reset\).*may or may not"
