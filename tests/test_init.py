@@ -13,6 +13,7 @@ import openpyxl
 import pytest
 import yaml
 from click.testing import CliRunner
+from libreoffice import LibreOffice, available
 
 from caseloop.cli import main
 from caseloop.config import load_labels, load_rules
@@ -21,7 +22,6 @@ from caseloop.newlog import LAST_ROW, LIST_LAST_ROW, describe, split_names
 from caseloop.schema import load_schema, normalize_label
 
 from fakesheets import FakeSheetsServer, fake_client_class
-from libreoffice import LibreOffice, available
 
 pytest_plugins = ["fakesheets.fixtures"]
 

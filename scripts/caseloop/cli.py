@@ -501,7 +501,7 @@ def init(
         "cases_tab": new_log.cases_tab,
         "lists_tab": new_log.lists_tab,
         "howto_tab": new_log.howto_tab,
-        "columns": len(new_log.columns),
+        "column_count": len(new_log.columns),
     }
     if is_google(log):
         from .backends.gsheets.new_log import init_google

@@ -115,7 +115,7 @@ def init_requests(log: NewLog, used_ids: set[int]) -> list[dict[str, Any]]:
     }
     requests: list[dict[str, Any]] = []
     howto_rows = max(len(log.howto) + 5, 50)
-    for sheet_id, title, index, rows, cols in (
+    for sheet_id, title, index, row_count, column_count in (
         (cases_id, log.cases_tab, 0, LAST_ROW, len(columns)),
         (lists_id, log.lists_tab, 1, max(500, len(log.lists) + 1), len(log.lists) + 2),
         (howto_id, log.howto_tab, 2, howto_rows, 2),
@@ -128,8 +128,8 @@ def init_requests(log: NewLog, used_ids: set[int]) -> list[dict[str, Any]]:
                         "title": title,
                         "index": index,
                         "gridProperties": {
-                            "rowCount": rows,
-                            "columnCount": cols,
+                            "rowCount": row_count,
+                            "columnCount": column_count,
                             # The How to tab scrolls as a page; the others keep their header.
                             "frozenRowCount": 0 if sheet_id == howto_id else 1,
                         },
@@ -170,8 +170,8 @@ def init_requests(log: NewLog, used_ids: set[int]) -> list[dict[str, Any]]:
     ]
     for col, values in enumerate(log.lists):
         grid[0][col] = _text(values.header, **header)
-        for row, value in enumerate(values.values, start=1):
-            grid[row][col] = _text(value)
+        for r, value in enumerate(values.values, start=1):
+            grid[r][col] = _text(value)
         requests.append(_width(lists_id, col, max(14, 2 * len(values.header) + 2)))
     grid[0][len(log.lists) + 1] = _text(
         log.lists_note, textFormat={"italic": True}, wrapStrategy="WRAP"
