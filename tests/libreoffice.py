@@ -29,6 +29,9 @@ Sub Edit(src As String, dst As String, steps As String)
       Case "insert"
         sheets.insertNewByName(p(1), CInt(p(2)))
         sheets.getByName(p(1)).getCellByPosition(0, 0).setString(p(3))
+      Case "type"
+        ' As a person types it: setFormula reads numbers and dates (en-US) as values.
+        sheets.getByName(p(1)).getCellRangeByName(p(2)).setFormula(p(3))
     End Select
   Next
   Dim store(0) As New com.sun.star.beans.PropertyValue
@@ -73,7 +76,8 @@ class LibreOffice:
 
     def edit(self, source: Path, target: Path, *steps: str) -> bytes:
         """Open ``source``, apply steps ("rename|Old|New", "move|Tab|0", "delete|Tab",
-        "insert|Tab|position|A1 text"), save as .xlsx at ``target``; its bytes."""
+        "insert|Tab|position|A1 text", "type|Tab|B2|text"), save as .xlsx at ``target``; its
+        bytes."""
         for value in (str(source), str(target), *steps):
             assert '"' not in value and ";" not in value
         self._run([f'macro:///Standard.Module1.Edit("{source}","{target}","{";".join(steps)}")'])

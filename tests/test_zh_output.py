@@ -176,6 +176,12 @@ SAMPLE_FIELDS = {
     "cols": 14,
     "tries": 10,
     "seconds": 95,
+    # caseloop init
+    "folder": "logs",
+    "cases_tab": "案例",
+    "lists_tab": "列表",
+    "howto_tab": "说明",
+    "column_count": 24,
 }
 
 

@@ -414,6 +414,110 @@ def report(
         say(_say(lang, "not_counted", n=result.not_counted, log=settings.log))
 
 
+@main.command()
+@click.argument("log", required=False)
+@click.option(
+    "--lang",
+    type=click.Choice(["en", "zh"], case_sensitive=False),
+    default="en",
+    show_default=True,
+    help="Language of the new log's header, dropdown values and help texts.",
+)
+@click.option("--stores", metavar="NAMES", help='The Store dropdown, e.g. "Store A,Store B".')
+@click.option("--owners", metavar="NAMES", help='The Owner dropdown, e.g. "Li,Wang".')
+@click.option(
+    "--marketplaces",
+    metavar="CODES",
+    help='Offer only these marketplaces, e.g. "US,UK,DE" (default: every one in the rules).',
+)
+@click.option(
+    "--credentials",
+    metavar="FILE",
+    help="Google service-account or authorized-user JSON (Google Sheets only).",
+)
+@click.option(
+    "--rules",
+    "rules_path",
+    type=click.Path(path_type=Path),
+    metavar="FILE",
+    help="Write a commented copy of the default rules to FILE, for the team to tune.",
+)
+@handle_errors
+def init(
+    log: str | None,
+    lang: str,
+    stores: str | None,
+    owners: str | None,
+    marketplaces: str | None,
+    credentials: str | None,
+    rules_path: Path | None,
+) -> None:
+    """Start a new case log: LOG is a new .xlsx file, or a Google Sheet (gsheet:KEY or URL).
+
+    The Cases tab gets its header, dropdowns (from the rules and the given stores and owners,
+    listed on a Lists tab), date and count checks and help on each header cell; a How to tab
+    holds the checklist before contacting Amazon and what each flag means. Never writes over a
+    file or a sheet that already has a Cases tab. Exit 0 when created, 2 when refused.
+    """
+    import datetime as dt
+
+    from .backends import is_google
+    from .config import load_labels, load_rules
+    from .datafiles import DEFAULT_RULES
+    from .newlog import check_new_file, describe, rules_copy_text, split_names, write_new_file
+    from .schema import load_schema
+
+    lang = lang.lower()
+    ctx = click.get_current_context()
+    ctx.meta[LANG_KEY] = lang
+    if log is None and rules_path is None:
+        raise CaseloopError.said("init_nothing")
+    new_log = None
+    if log is not None:
+        new_log = describe(
+            load_schema(),
+            load_rules(),
+            load_labels(),
+            lang,
+            stores=split_names(stores),
+            owners=split_names(owners),
+            marketplaces=split_names(marketplaces),
+        )
+        if not is_google(log):
+            from .backends.xlsx.new_log import check_new_path
+
+            check_new_path(Path(log))
+    if rules_path is not None:
+        # Both refusals come before either file is written.
+        check_new_file(rules_path)
+        write_new_file(
+            rules_path,
+            rules_copy_text(DEFAULT_RULES.read_text(encoding="utf-8"), dt.date.today()),
+        )
+        click.echo(_say(lang, "init_rules", path=rules_path))
+    if log is None or new_log is None:
+        return
+    said = {
+        "cases_tab": new_log.cases_tab,
+        "lists_tab": new_log.lists_tab,
+        "howto_tab": new_log.howto_tab,
+        "column_count": len(new_log.columns),
+    }
+    if is_google(log):
+        from .backends.gsheets.new_log import init_google
+
+        http_client = ctx.obj.get("http_client") if isinstance(ctx.obj, dict) else None
+        where, warnings = init_google(new_log, log, credentials, http_client=http_client)
+        for line in warnings:
+            click.echo(f"caseloop: warning: {line}", err=True)
+        click.echo(_say(lang, "init_google", path=where, **said))
+    else:
+        from .backends.xlsx.new_log import create_xlsx
+
+        create_xlsx(new_log, Path(log))
+        click.echo(_say(lang, "init_created", path=log, **said))
+
+
 def _load(settings: Settings, progress: Progress, for_writing: bool = False) -> Loaded:
     """Read the log (with progress) and pass on any warning about the credentials."""
     from .engine import close, load

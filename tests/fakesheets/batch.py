@@ -6,7 +6,7 @@ import copy
 from collections.abc import Callable
 from typing import Any
 
-from .state import FakeCell, FakeSheet, FakeSpreadsheet
+from .state import FakeCell, FakeSheet, FakeSpreadsheet, split_range
 
 
 class InvalidRequest(Exception):
@@ -121,6 +121,8 @@ def _cell_data(cell: FakeCell) -> dict[str, Any]:
         data["userEnteredFormat"] = cell.format
     if cell.note is not None:
         data["note"] = cell.note
+    if cell.validation is not None:
+        data["dataValidation"] = cell.validation
     return data
 
 
@@ -147,6 +149,7 @@ def _from_data(data: dict[str, Any], tx: Transaction) -> FakeCell:
         formula=formula,
         format=copy.deepcopy(data.get("userEnteredFormat") or {}),
         note=data.get("note"),
+        validation=copy.deepcopy(data.get("dataValidation")),
     )
 
 
@@ -164,12 +167,12 @@ def _write_cell(
     else:
         merged = _cell_data(old)
         for path in mask:
-            if path[0] not in ("userEnteredValue", "userEnteredFormat", "note"):
+            if path[0] not in ("userEnteredValue", "userEnteredFormat", "note", "dataValidation"):
                 raise tx.fail(f"Invalid field mask for CellData: {'.'.join(path)}")
             present, value = _get(data, path)
             merged = _set(merged, path, present, value)
         new = _from_data(merged, tx)
-    if new.is_empty and not new.format and new.note is None:
+    if new.is_empty and not new.format and new.note is None and new.validation is None:
         sheet.cells.pop((row, col), None)
     else:
         sheet.cells[(row, col)] = new
@@ -336,6 +339,74 @@ def repeat_cell(tx: Transaction, body: dict[str, Any]) -> None:
     for r in range(r0, r1):
         for c in range(c0, c1):
             _write_cell(sheet, r, c, data, mask, tx)
+
+
+# Sheets API v4 reference, ConditionType: the types data validation supports, with how many
+# ConditionValues each requires (None: one or more). BOOLEAN takes zero to two.
+VALIDATION_CONDITIONS: dict[str, int | None] = {
+    "NUMBER_GREATER": 1,
+    "NUMBER_GREATER_THAN_EQ": 1,
+    "NUMBER_LESS": 1,
+    "NUMBER_LESS_THAN_EQ": 1,
+    "NUMBER_EQ": 1,
+    "NUMBER_NOT_EQ": 1,
+    "NUMBER_BETWEEN": 2,
+    "NUMBER_NOT_BETWEEN": 2,
+    "TEXT_CONTAINS": 1,
+    "TEXT_NOT_CONTAINS": 1,
+    "TEXT_EQ": 1,
+    "TEXT_IS_EMAIL": 0,
+    "TEXT_IS_URL": 0,
+    "DATE_EQ": 1,
+    "DATE_BEFORE": 1,
+    "DATE_AFTER": 1,
+    "DATE_ON_OR_BEFORE": 1,
+    "DATE_ON_OR_AFTER": 1,
+    "DATE_BETWEEN": 2,
+    "DATE_NOT_BETWEEN": 2,
+    "DATE_IS_VALID": 0,
+    "ONE_OF_RANGE": 1,
+    "ONE_OF_LIST": None,
+    "CUSTOM_FORMULA": 1,
+}
+
+
+def set_data_validation(tx: Transaction, body: dict[str, Any]) -> None:
+    """SetDataValidationRequest (Sheets API v4 reference): "Sets a data validation rule to
+    every cell in the range. To clear validation in a range, call this with no rule specified."
+    The rule is kept on each cell as CellData.dataValidation."""
+    sheet = tx.sheet(body.get("range", {}).get("sheetId"))
+    r0, r1, c0, c1 = _bounds(body.get("range", {}), sheet, tx)
+    rule = body.get("rule")
+    if rule is not None:
+        _check_rule(tx, rule)
+    for r in range(r0, r1):
+        for c in range(c0, c1):
+            data = {"dataValidation": rule} if rule is not None else {}
+            _write_cell(sheet, r, c, data, [["dataValidation"]], tx)
+
+
+def _check_rule(tx: Transaction, rule: dict[str, Any]) -> None:
+    condition = rule.get("condition") or {}
+    kind = condition.get("type")
+    values = condition.get("values") or []
+    if kind == "BOOLEAN":
+        wanted_ok = len(values) <= 2
+    elif kind in VALIDATION_CONDITIONS:
+        wanted = VALIDATION_CONDITIONS[kind]
+        wanted_ok = len(values) >= 1 if wanted is None else len(values) == wanted
+    else:
+        raise tx.fail(f"Invalid ConditionType for data validation: {kind}")
+    if not wanted_ok:
+        raise tx.fail(f"Invalid number of ConditionValues for condition {kind}: {len(values)}")
+    if kind in ("ONE_OF_RANGE", "CUSTOM_FORMULA"):
+        text = str(values[0].get("userEnteredValue", ""))
+        if not text.startswith("="):
+            raise tx.fail(f"Invalid ConditionValue for {kind}: {text} (must start with =)")
+    if kind == "ONE_OF_RANGE":
+        title, cells = split_range(str(values[0]["userEnteredValue"])[1:])
+        if not any(s.title.casefold() == title.casefold() for s in tx.book.sheets):
+            raise tx.fail(f"Unable to parse range: {title}!{cells}")
 
 
 def set_basic_filter(tx: Transaction, body: dict[str, Any]) -> None:
@@ -562,6 +633,7 @@ HANDLERS: dict[str, Callable[[Transaction, dict[str, Any]], dict[str, Any] | Non
     "unmergeCells": unmerge_cells,
     "appendDimension": append_dimension,
     "copyPaste": copy_paste,
+    "setDataValidation": set_data_validation,
 }
 
 

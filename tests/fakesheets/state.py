@@ -28,6 +28,7 @@ class FakeCell:
     formula: str | None = None
     format: dict[str, Any] = field(default_factory=dict)
     note: str | None = None
+    validation: dict[str, Any] | None = None  # CellData.dataValidation (a DataValidationRule)
 
     @property
     def is_empty(self) -> bool:
