@@ -216,7 +216,8 @@ def _row_chunks(
 ) -> list[dict[str, Any]]:
     """updateCells requests of consecutive rows, each under ``limit`` bytes."""
     requests: list[dict[str, Any]] = []
-    start, rows, size = 0, [], 0
+    start, size = 0, 0
+    rows: list[dict[str, Any]] = []
     for index, row in enumerate(model.rows):
         data = _row_data(row, tz)
         row_size = len(compact_json(data)) + 1
