@@ -710,6 +710,12 @@ def write_results(
     if NOTES.exists():  # the reasons behind the verdicts, written by whoever read the profile
         lines += [NOTES.read_text(encoding="utf-8").strip(), ""]
     lines += profile_section(profile)
+    # The Google sync section (benchmarks/google_sync.py, issue 12) is measured separately; keep it.
+    old = path.read_text(encoding="utf-8") if path.exists() else ""
+    start, end = "<!-- google-sync:start -->", "<!-- google-sync:end -->"
+    if start in old and end in old:
+        kept = start + old.split(start, 1)[1].split(end, 1)[0] + end
+        lines += ["", kept]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 

@@ -30,6 +30,7 @@ class Transaction:
         sheet_id = int(sheet_id or 0)
         current = self.book.sheet_by_id(sheet_id)
         if current is None:
+            # Google's answer to a request naming a deleted tab (seen on real sheets, issue 12).
             raise self.fail(f"No grid with id: {sheet_id}")
         if not current.can_edit(self.caller, self.book.owner):
             # Google's answer to an edit of a protected range by someone not among its editors
@@ -199,6 +200,8 @@ def _bounds(
 def add_sheet(tx: Transaction, body: dict[str, Any]) -> dict[str, Any]:
     props = body.get("properties", {})
     title = props.get("title") or f"Sheet{len(tx.book.sheets) + 1}"
+    # Google compares tab names without regard to case and answers with this sentence (seen on
+    # real sheets, quoted in issue 12: a team tab "status" refused an addSheet of "Status").
     if any(s.title.lower() == title.lower() for s in tx.book.sheets):
         raise tx.fail(f'A sheet with the name "{title}" already exists. Please enter another name.')
     sheet_id = props.get("sheetId")

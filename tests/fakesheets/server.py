@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import socket
 import struct
@@ -82,6 +83,7 @@ class LoggedRequest:
     status: int = 0  # 0 when the connection was dropped
     fault: Fault | None = None
     size: int = 0  # bytes of the request body as sent
+    answer: Any = None  # the JSON the fake answered with (None when the connection was dropped)
 
     @property
     def kind(self) -> str:
@@ -126,13 +128,22 @@ class FakeSheetsServer:
         # The token endpoint: refresh tokens it no longer accepts (revoked, or expired: Google's
         # OAuth 2.0 answer is 400 {"error": "invalid_grant", ...}, RFC 6749 section 5.2).
         self.revoked_refresh_tokens: set[str] = set()
+        # Service accounts whose key Google no longer accepts (deleted or disabled key): the
+        # JWT grant is answered 400 invalid_grant "Invalid JWT Signature." (the body google-auth
+        # users quote, e.g. googleapis/google-cloud-python issues 8736 and 10004).
+        self.revoked_service_accounts: set[str] = set()
+        # Called with the spreadsheet after every batchUpdate it applied, under the fake's lock:
+        # a test sees each state the team could have seen between two requests.
+        self.on_batch: list[Callable[[FakeSpreadsheet], None]] = []
         # A per-minute quota already spent by another script: every request answers 429
         # RESOURCE_EXHAUSTED (without Retry-After, as Sheets does) while ``clock()`` is below
         # ``quota_closed_until``. Tests share a virtual clock with the client's sleep.
         self.clock: Callable[[], float] = time.monotonic
         self.quota_closed_until: float = float("-inf")
-        # Google recommends at most 2 MB per request (usage limits page); a test sets this to
-        # refuse bigger bodies outright, so a request over it cannot go unnoticed.
+        # Google recommends at most 2 MB per request (Sheets API "Usage limits" page) and refuses
+        # bodies past its hard limit with 400 "Request payload size exceeds the limit: 10485760
+        # bytes." (quoted in jlolling/talendcomp_tGoogleSheet issue 1 and SCRT-HQ/PSGSuite issue
+        # 62). A test sets this to 2 MB so a request over the recommendation cannot go unnoticed.
         self.max_body_bytes: int | None = None
         self._faults: deque[Fault] = deque()
         self._lock = threading.RLock()
@@ -219,6 +230,8 @@ class FakeSheetsServer:
         """The OAuth 2.0 token endpoint: a refresh token (or a service account's JWT) for an
         access token the Sheets routes accept."""
         refresh = form.get("refresh_token", [""])[0]
+        if _jwt_issuer(form.get("assertion", [""])[0]) in self.revoked_service_accounts:
+            return 400, {"error": "invalid_grant", "error_description": "Invalid JWT Signature."}
         if refresh in self.revoked_refresh_tokens:
             return 400, {
                 "error": "invalid_grant",
@@ -251,6 +264,8 @@ class FakeSheetsServer:
                 except InvalidRequest as error:
                     raise _ApiError(400, str(error)) from None
                 self.books[key] = new_book
+                for watch in self.on_batch:
+                    watch(new_book)
                 return 200, answer
             if method != "GET":
                 raise _ApiError(404, "Method not found.")
@@ -287,6 +302,15 @@ class FakeSheetsServer:
             return value_range(book.sheet(title), cells, params)
         except BadRange as error:
             raise _ApiError(400, str(error)) from None
+
+
+def _jwt_issuer(assertion: str) -> str | None:
+    """The ``iss`` claim of a service account's signed JWT (not verified: the fake trusts it)."""
+    try:
+        payload = assertion.split(".")[1]
+        return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["iss"]
+    except (IndexError, KeyError, TypeError, ValueError):
+        return None
 
 
 class _Server(ThreadingHTTPServer):
@@ -340,10 +364,16 @@ class _Handler(BaseHTTPRequestHandler):
             answer = {
                 "error": {"code": status, "message": error.message or default, "status": name}
             }
-            entry.status = status
+            if path == TOKEN_PATH:
+                # The token endpoint answers in OAuth 2.0's shape (RFC 6749 section 5.2), with
+                # "server_error" or "temporarily_unavailable" for its own failures (section
+                # 4.1.2.1); google-auth retries those and 5xx a few times, then gives up.
+                code = "temporarily_unavailable" if status == 503 else "server_error"
+                answer = {"error": code, "error_description": error.message or default}
+            entry.status, entry.answer = status, answer
             self._send(status, answer, error.headers)
             return
-        entry.status = status
+        entry.status, entry.answer = status, answer
         self._send(status, answer, {})
 
     def _answer(
