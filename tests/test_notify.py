@@ -206,12 +206,17 @@ SERVICES = (
 
 
 def readme_urls() -> list[str]:
-    section = README.split("## Alerts", 1)[1].split("\n## ", 1)[0]
-    return re.findall(r"`((?:[a-z]+)://[^`\s]+)`", section)
+    """The example URLs of the README's table of services (English and Chinese)."""
+    urls = []
+    for title in ("**Services and their URLs**", "### 提醒："):
+        table = README.split(title, 1)[1].split("\n\n|", 1)[1].split("\n\n", 1)[0]
+        urls += re.findall(r"`([a-z]+://[^`\s]+)`", table)
+    return urls
 
 
 def test_every_service_in_the_readme_parses_and_the_list_is_complete():
     urls = readme_urls()
+    assert len(urls) >= 20
     assert {u.split("://")[0] for u in urls} >= set(SERVICES)
     for url in urls:
         assert apprise.Apprise().add(url), url

@@ -176,6 +176,16 @@ SAMPLE_FIELDS = {
     "cols": 14,
     "tries": 10,
     "seconds": 95,
+    # alerts (notify.py, alerts.py)
+    "scheme": "wecombot",
+    "service": "WeCom Bot",
+    "shown": "wecombot://…",
+    "services": "WeCom Bot (wecombot://…)",
+    "part": 1,
+    "parts": 2,
+    "store": "星辰家居",
+    "link": "out/case_log.xlsx",
+    "before": 6,
 }
 
 
