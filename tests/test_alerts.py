@@ -360,6 +360,16 @@ def test_the_weekly_digest_lists_recurring_problems_in_the_runs_language(sample_
 
 
 @pytest.mark.slow
+def test_the_weekly_digest_writes_hours_as_people_read_them(sample_report):
+    weeks = sample_report.weeks.copy()
+    weeks.loc[weeks.index[-1], "resolution_median"] = 60.96
+    weeks.loc[weeks.index[-2], "resolution_median"] = 12.34
+    report = dataclasses.replace(sample_report, weeks=weeks)
+    [message] = weekly_digest(report, lang="zh", link="x", rules=RULES, labels=LABELS)
+    assert "- 解决时长中位数（小时）：61（上周：12.3）" in message
+
+
+@pytest.mark.slow
 def test_the_weekly_digest_keeps_the_size_limit(sample_report):
     messages = weekly_digest(
         sample_report, lang="zh", link="x" * 900, rules=RULES, labels=LABELS, max_bytes=700

@@ -361,6 +361,7 @@ def _number(value: Any) -> str | None:
         return None
     if number != number or number in (float("inf"), float("-inf")):
         return None
+    number = round(number, 1)  # 60.96 h reads 61, never 61.0
     return f"{int(number):,}" if number.is_integer() else f"{number:.1f}"
 
 
