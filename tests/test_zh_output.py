@@ -182,6 +182,16 @@ SAMPLE_FIELDS = {
     "lists_tab": "列表",
     "howto_tab": "说明",
     "column_count": 24,
+    # alerts (notify.py, alerts.py)
+    "scheme": "wecombot",
+    "service": "WeCom Bot",
+    "shown": "wecombot://…",
+    "services": "WeCom Bot (wecombot://…)",
+    "part": 1,
+    "parts": 2,
+    "store": "星辰家居",
+    "link": "out/case_log.xlsx",
+    "before": 6,
 }
 
 

@@ -94,6 +94,8 @@ OPTIONS = {
     "credentials": "--credentials",
     "status_tab": "--status-tab",
     "report_tab": "--report-tab",
+    "notify": "--notify",
+    "test": "--test",
 }
 
 
@@ -192,6 +194,30 @@ class Progress:
             click.echo(f"caseloop: {message}", err=True)
 
 
+# Alerts: where the URLs come from when --notify is not given (space- or comma-separated).
+NOTIFY_ENV = "CASELOOP_NOTIFY"
+
+
+def notify_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    """--notify URL, repeatable (alerts through Apprise)."""
+    return click.option(
+        "--notify",
+        multiple=True,
+        metavar="URL",
+        help="Send alerts to this chat or mailbox (Apprise URL, e.g. wecombot://KEY); repeat for "
+        f"more. Default: ${NOTIFY_ENV}. The URL's key is never printed.",
+    )(func)
+
+
+def notify_urls(given: tuple[str, ...], setting: str = "notify") -> tuple[tuple[str, ...], str]:
+    """The URLs to notify and the setting that gave them: the option's, else $CASELOOP_NOTIFY."""
+    from .notify import split_urls
+
+    if given:
+        return tuple(given), setting
+    return tuple(split_urls(os.environ.get(NOTIFY_ENV))), NOTIFY_ENV
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="caseloop")
 def main() -> None:
@@ -278,19 +304,28 @@ def validate(fmt: str, **kwargs: Any) -> None:
     help="Name of the generated tab (default: Status, or 状态 with --lang zh).",
 )
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors (for cron).")
+@notify_option
 @handle_errors
 def sync(
-    output: str | None, dry_run: bool, status_tab: str | None, quiet: bool, **kwargs: Any
+    output: str | None,
+    dry_run: bool,
+    status_tab: str | None,
+    quiet: bool,
+    notify: tuple[str, ...],
+    **kwargs: Any,
 ) -> None:
     """Validate, judge every case and write the colour-coded Status tab.
 
     Exit 0 when written (rows that cannot be judged show as INVALID), 2 when nothing was written.
     """
     from .engine import status_model, write
+    from .notify import check_urls
     from .render import flag_counts
 
+    urls, setting = notify_urls(notify)
+    check_urls(urls, setting)  # a wrong URL is refused before the log is read
     progress = Progress(quiet)
-    settings = settings_from({**kwargs, "output": output})
+    settings = settings_from({**kwargs, "output": output, "notify": urls})
     loaded = _load(settings, progress, for_writing=not dry_run)
     lang = loaded.lang
     progress(f"judging {len(loaded.frame.cases)} cases ...")
@@ -361,6 +396,7 @@ def sync(
     help="Name of the generated tab (default: Weekly Summary, or 周报 with --lang zh).",
 )
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors (for cron).")
+@notify_option
 @handle_errors
 def report(
     week: str | None,
@@ -368,18 +404,24 @@ def report(
     markdown_path: str | None,
     report_tab: str | None,
     quiet: bool,
+    notify: tuple[str, ...],
     **kwargs: Any,
 ) -> None:
     """Write the Weekly Summary tab: 12 weeks of numbers, breakdowns, backlog and a chart.
 
     With --markdown the same report is written as Markdown; a .csv log can only do that.
-    Exit 0 when written, 2 when nothing was written.
+    With --notify a short weekly digest goes to the team's chat once the tab is written.
+    Exit 0 when written, 2 when nothing was written, 3 when written but the digest was not
+    delivered.
     """
     from .engine import check_markdown_path, weekly, weekly_model, weekly_text, write
+    from .notify import check_urls
     from .render import week_label
 
+    urls, setting = notify_urls(notify)
+    targets = check_urls(urls, setting)  # a wrong URL is refused before the log is read
     progress = Progress(quiet)
-    settings = settings_from({**kwargs, "output": output})
+    settings = settings_from({**kwargs, "output": output, "notify": urls})
     check_markdown_path(markdown_path, settings.log, output)  # before the tab is written
     loaded = _load(settings, progress, for_writing=True)
     progress(f"computing the weekly report from {len(loaded.frame.cases)} cases ...")
@@ -389,10 +431,12 @@ def report(
         raise CaseloopError.said("csv_no_tabs", location=loaded.workbook.location)
     # With the Markdown on stdout, everything else goes to stderr so the two do not mix.
     say = functools.partial(click.echo, err=markdown_path == "-")
+    link = loaded.workbook.location
     if not read_only:
         model = weekly_model(result, settings, report_tab, lang)
         progress(f"writing the {model.title!r} tab ...")
         written = write(loaded, [model])
+        link = written.target
         if not quiet:
             week = week_label(result.week, settings.labels, lang)
             say(_say(lang, "wrote_report", title=model.title, week=week, target=written.target))
@@ -412,6 +456,71 @@ def report(
                 say(_say(lang, "wrote_markdown", path=markdown_path))
     if result.not_counted and not quiet:
         say(_say(lang, "not_counted", n=result.not_counted, log=settings.log))
+    if targets:
+        _send_weekly_digest(targets, result, settings, lang, link, say, quiet, progress)
+
+
+def _send_weekly_digest(
+    targets: list[Any],
+    result: Any,
+    settings: Settings,
+    lang: str,
+    link: str,
+    say: Callable[[str], Any],
+    quiet: bool,
+    progress: Progress,
+) -> None:
+    """The weekly digest to every --notify target, after the tab is written; exit 3 when a
+    service did not take it."""
+    from .alerts import weekly_digest
+    from .notify import deliver, not_delivered
+
+    messages = weekly_digest(
+        result, lang=lang, link=link, rules=settings.rules, labels=settings.labels
+    )
+    progress("sending the weekly digest ...")
+    delivery = deliver(targets, messages)
+    if delivery.delivered and not quiet:
+        say(_say(lang, "sent_digest", services=", ".join(delivery.delivered)))
+    if not delivery.ok:
+        raise not_delivered(delivery, "report_not_delivered")
+
+
+@main.command()
+@click.option(
+    "--test",
+    "urls",
+    multiple=True,
+    metavar="URL",
+    help=f"Send one test line to this URL (repeatable; default: ${NOTIFY_ENV}).",
+)
+@click.option(
+    "--lang",
+    type=click.Choice(["en", "zh"], case_sensitive=False),
+    default="en",
+    show_default=True,
+    help="Language of the test line.",
+)
+@handle_errors
+def notify(urls: tuple[str, ...], lang: str) -> None:
+    """Check a notification URL: send one test line to it before it goes on the cron line.
+
+    Exit 0 when delivered, 3 when the service did not take it, 2 when the URL is wrong.
+    """
+    from .config import load_labels
+    from .notify import check_urls, deliver
+
+    lang = lang.lower()
+    given, setting = notify_urls(urls, "test")
+    if not given:
+        raise OptionError.said_for("test", "notify_no_url")
+    targets = check_urls(given, setting)
+    delivery = deliver(targets, [load_labels().get("alerts", "test", lang)])
+    for name in delivery.delivered:
+        click.echo(_say(lang, "delivered", services=name))
+    for name in delivery.failed:
+        click.echo(_say(lang, "test_not_delivered", services=name), err=True)
+    sys.exit(0 if delivery.ok else 3)
 
 
 @main.command()

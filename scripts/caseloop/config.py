@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -36,6 +38,16 @@ FLAG_ORDER = (
 CHANNELS = ("Case", "Phone", "Chat", "Email")
 STATUSES = ("Open", "Resolved", "Closed")
 PRIORITIES = ("High", "Normal", "Low")
+# The flags a sync announces when notify.on is not in the rules file (alerts).
+DEFAULT_NOTIFY_ON = (
+    "DEADLINE",
+    "ESCALATE",
+    "DUPLICATE",
+    "REOPEN",
+    "OVERDUE",
+    "OUR TURN",
+    "INVALID",
+)
 # The years --now and --week may name: every span caseloop computes from them (12 weeks back,
 # windows of up to 10 years, a day of time-zone offset) stays inside what pandas' nanosecond
 # timestamps hold (1677-09-21 to 2262-04-11).
@@ -98,6 +110,11 @@ class Rules:
     # column name → {normalized word → the canonical values it could mean} (物流: FBA shipment
     # or Orders & returns): a warning that asks which, never a silent guess.
     ambiguous: dict[str, dict[str, tuple[str, ...]]] = field(default_factory=dict)
+    # Alerts (notify.on, quiet_hours, owners): the flags sync announces, the team-time window
+    # that holds them (start, end; None for none) and Owner → chat handle.
+    notify_on: tuple[str, ...] = DEFAULT_NOTIFY_ON
+    quiet_hours: tuple[dt.time, dt.time] | None = None
+    owners: dict[str, str] = field(default_factory=dict)
 
     def allowed(self, column: str) -> list[str]:
         """The canonical values of an enum column, for messages."""
@@ -167,6 +184,10 @@ def _ambiguous(
 def load_rules(path: Path = DEFAULT_RULES) -> Rules:
     """The rules, every value checked first: a typo is named, never written into a workbook."""
     data = load_yaml(path, "rules", "rules")
+    notify = data.get("notify")
+    if isinstance(notify, dict) and True in notify and "on" not in notify:
+        # YAML 1.1 reads the key on as true: notify.on is written the natural way.
+        data["notify"] = {"on" if k is True else k: v for k, v in notify.items()}
     refuse_problems(
         path, check_problems(data, RULES_CHECK, _rules_path_name, " (see sheets_schema/rules.yaml)")
     )
@@ -245,7 +266,36 @@ def load_rules(path: Path = DEFAULT_RULES) -> Rules:
         status_label_zh=label_zh,
         deadline_windows=windows,
         ambiguous=_ambiguous(path, data.get("ambiguous"), vocab),
+        **_alert_settings(path, data),
     )
+
+
+# -- alerts: notify.on, quiet_hours, owners ---------------------------------------------------
+
+_QUIET = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*[-–~]\s*(\d{1,2}):(\d{2})\s*$")
+
+
+def _alert_settings(path: Path, data: dict[str, Any]) -> dict[str, Any]:
+    """notify.on in flag order, quiet_hours as two times, owners by name (already checked
+    against the JSON Schema; a window of no length is named here)."""
+    notify = data.get("notify") or {}
+    wanted = notify.get("on") if "on" in notify else DEFAULT_NOTIFY_ON
+    notify_on = tuple(flag for flag in FLAG_ORDER if flag in set(wanted or ()))
+    quiet = None
+    text = str(data.get("quiet_hours") or "").strip()
+    if text:
+        match = _QUIET.match(text)
+        if match is None:  # the JSON Schema let it through: it cannot
+            raise CaseloopError(f'{path}: quiet_hours is "{text}"; write it like "22:00-08:00".')
+        h1, m1, h2, m2 = (int(g) for g in match.groups())
+        quiet = (dt.time(h1, m1), dt.time(h2, m2))
+        if quiet[0] == quiet[1]:
+            raise CaseloopError(
+                f'{path}: quiet_hours "{text}" starts and ends at the same time; write a window '
+                'such as "22:00-08:00", or leave it empty for none.'
+            )
+    owners = {str(k).strip(): str(v).strip() for k, v in (data.get("owners") or {}).items()}
+    return {"notify_on": notify_on, "quiet_hours": quiet, "owners": owners}
 
 
 # A rules file written before Deadline Type existed still reads the column: the types, no windows.

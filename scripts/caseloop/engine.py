@@ -52,6 +52,9 @@ class Settings:
     now: str | None = None
     output: str | None = None
     http_client: Any = None  # a gspread HTTPClient class; tests point it at the fake server
+    # Alerts: the checked --notify URLs (notify.check_urls). They hold bot keys and tokens, so
+    # they are left out of the settings' repr and never shown.
+    notify: tuple[str, ...] = field(default=(), repr=False)
 
     def __post_init__(self) -> None:
         # An empty sheet setting is a slip (a shell variable that was not set), not "the default".
