@@ -286,12 +286,12 @@ def sync(
 
     Exit 0 when written (rows that cannot be judged show as INVALID), 2 when nothing was written.
     """
-    from .engine import status_model, write
+    from .engine import history_model, status_model, write
     from .render import flag_counts
 
     progress = Progress(quiet)
     settings = settings_from({**kwargs, "output": output})
-    loaded = _load(settings, progress, for_writing=not dry_run)
+    loaded = _load(settings, progress, for_writing=not dry_run, with_history=not dry_run)
     lang = loaded.lang
     progress(f"judging {len(loaded.frame.cases)} cases ...")
     model, view = status_model(loaded, settings, status_tab)
@@ -315,8 +315,9 @@ def sync(
         for row in model.rows[1:]:
             click.echo("\t".join("" if c.value is None else _plain(c.value) for c in row))
         return
-    progress(f"writing the {model.title!r} tab ...")
-    result = write(loaded, [model])
+    history = history_model(loaded, settings)
+    progress(f"writing the {model.title!r} and {history.model.title!r} tabs ...")
+    result = write(loaded, [model, history.model])
     if not quiet:
         problems = _say(lang, "data_problems", n=view.data_problems) if view.data_problems else ""
         click.echo(
@@ -329,6 +330,9 @@ def sync(
                 problems=problems,
                 target=result.target,
             )
+        )
+        click.echo(
+            _say(lang, "wrote_history", n=len(history.added), title=history.model.title)
         )
         _tell_backup(click.echo, result.backup, lang)
         if view.invalid_rows:
@@ -414,12 +418,14 @@ def report(
         say(_say(lang, "not_counted", n=result.not_counted, log=settings.log))
 
 
-def _load(settings: Settings, progress: Progress, for_writing: bool = False) -> Loaded:
+def _load(
+    settings: Settings, progress: Progress, for_writing: bool = False, with_history: bool = False
+) -> Loaded:
     """Read the log (with progress) and pass on any warning about the credentials."""
     from .engine import close, load
 
     progress(f"reading {settings.log} ...")
-    loaded = load(settings, for_writing=for_writing)
+    loaded = load(settings, for_writing=for_writing, with_history=with_history)
     ctx = click.get_current_context()
     # Whatever happens next (a refusal, an error, a dry run), the lock on the log is let go.
     ctx.call_on_close(lambda: close(loaded.workbook))

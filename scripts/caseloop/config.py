@@ -98,6 +98,8 @@ class Rules:
     # column name → {normalized word → the canonical values it could mean} (物流: FBA shipment
     # or Orders & returns): a warning that asks which, never a silent guess.
     ambiguous: dict[str, dict[str, tuple[str, ...]]] = field(default_factory=dict)
+    # History (issue 13): days of changes the History tab keeps.
+    history_keep_days: float = 400.0
 
     def allowed(self, column: str) -> list[str]:
         """The canonical values of an enum column, for messages."""
@@ -245,6 +247,7 @@ def load_rules(path: Path = DEFAULT_RULES) -> Rules:
         status_label_zh=label_zh,
         deadline_windows=windows,
         ambiguous=_ambiguous(path, data.get("ambiguous"), vocab),
+        history_keep_days=float((data.get("history") or {}).get("keep_days", 400)),
     )
 
 
