@@ -331,9 +331,7 @@ def sync(
                 target=result.target,
             )
         )
-        click.echo(
-            _say(lang, "wrote_history", n=len(history.added), title=history.model.title)
-        )
+        click.echo(_say(lang, "wrote_history", n=len(history.added), title=history.model.title))
         _tell_backup(click.echo, result.backup, lang)
         if view.invalid_rows:
             click.echo(_say(lang, "invalid_hint", n=view.invalid_rows, log=settings.log))
@@ -385,7 +383,7 @@ def report(
     progress = Progress(quiet)
     settings = settings_from({**kwargs, "output": output})
     check_markdown_path(markdown_path, settings.log, output)  # before the tab is written
-    loaded = _load(settings, progress, for_writing=True)
+    loaded = _load(settings, progress, for_writing=True, with_history=True)
     progress(f"computing the weekly report from {len(loaded.frame.cases)} cases ...")
     result = weekly(loaded, settings, week)
     read_only, lang = loaded.workbook.read_only, loaded.lang

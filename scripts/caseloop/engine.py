@@ -388,7 +388,8 @@ def weekly(loaded: Loaded, settings: Settings, week_text: str | None) -> WeeklyR
     from .weekly import Week, weekly_report
 
     week = Week.parse(week_text) if week_text is not None else None
-    return weekly_report(judge(loaded, settings), settings.rules, loaded.as_of, week)
+    history = loaded.history.history if loaded.history is not None else None
+    return weekly_report(judge(loaded, settings), settings.rules, loaded.as_of, week, history)
 
 
 def weekly_model(
