@@ -41,6 +41,7 @@ CHANGES = (
     "flag",
     "removed",
 )
+STATUS_CHANGES = ("reopened", "resolved", "closed", "status")  # rows whose From/To are statuses
 # Notified: nothing to send, waiting to be sent, held by quiet hours, sent, or not delivered.
 NOTIFIED = ("", "pending", "held", "sent", "failed")
 LATE = "+late"  # OUR TURN past our_reply_hours: its own state, so the turn into it is a change
@@ -235,8 +236,13 @@ def changes(
             stamp,
         )
     )
-    # A case leaving the Status tab (resolved a week ago) is no news: its status said it.
-    flagged = both["flag"].ne(before["flag"]) & both["flag"].ne("")
+    # A case leaving the Status tab (resolved a week ago) is no news, nor RESOLVED on the
+    # resolution: its status row says it.
+    flagged = (
+        both["flag"].ne(before["flag"])
+        & both["flag"].ne("")
+        & ~(status_moved & both["flag"].eq("RESOLVED"))
+    )
     parts.append(
         _rows(both[flagged], "flag", before["flag"][flagged], both["flag"][flagged], stamp)
     )
@@ -444,8 +450,8 @@ def read_history(grid: Grid | None, rules: Rules, labels: Labels) -> Read:
             "as_of": as_of,
             "case_id": frame["case_id"],
             "change": change,
-            "from": _canonical(frame["from"], flags, statuses),
-            "to": _canonical(frame["to"], flags, statuses),
+            "from": _canonical(frame["from"], change, flags, statuses),
+            "to": _canonical(frame["to"], change, flags, statuses),
             "flag": seen["flag"].str.strip().where(change.ne("removed"), None),
             "owner": frame["owner"].where(frame["owner"].ne(""), None),
             "notified": notified,
@@ -535,16 +541,22 @@ def _words_of_statuses(rules: Rules) -> dict[str, str]:
     return out
 
 
-def _canonical(values: pd.Series, flags: dict[str, str], statuses: dict[str, str]) -> pd.Series:
-    """From/To cells back to canonical words (flags, statuses); other text as it is."""
+def _canonical(
+    values: pd.Series, change: pd.Series, flags: dict[str, str], statuses: dict[str, str]
+) -> pd.Series:
+    """From/To cells back to canonical words (flags, statuses by the row's change); other
+    text (times, counts) as it is."""
+    status_rows = set(STATUS_CHANGES)
 
-    def one(text: str) -> str | None:
+    def one(text: str, kind: str) -> str | None:
         if not text:
             return None
-        folded = text.casefold()
-        return flags.get(folded) or statuses.get(folded) or text
+        words = statuses if kind in status_rows else flags
+        return words.get(text.casefold(), text)
 
-    return values.map(one).astype(object)
+    return pd.Series(
+        [one(t, k) for t, k in zip(values, change, strict=True)], index=values.index, dtype=object
+    )
 
 
 # --- the tab ---------------------------------------------------------------------------------
@@ -590,9 +602,7 @@ class Shown:
     def value(self, change: str, token: object) -> str | None:
         if not isinstance(token, str) or not token:
             return None
-        if change in ("baseline", "new", "flag", "removed") and (
-            token.removesuffix(LATE) in self.rules.flags
-        ):
+        if change not in STATUS_CHANGES and token.removesuffix(LATE) in self.rules.flags:
             return self.flag(token)
         if self.lang == "zh":
             return self.rules.zh_labels["Status"].get(
