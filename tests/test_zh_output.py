@@ -176,6 +176,8 @@ SAMPLE_FIELDS = {
     "cols": 14,
     "tries": 10,
     "seconds": 95,
+    "since": "2026-11-20 18:00",
+    "services": "企业微信",
 }
 
 

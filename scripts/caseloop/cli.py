@@ -331,7 +331,8 @@ def sync(
                 target=result.target,
             )
         )
-        click.echo(_say(lang, "wrote_history", n=len(history.added), title=history.model.title))
+        said = "history_baseline" if history.baseline else "wrote_history"
+        click.echo(_say(lang, said, n=len(history.added), title=history.model.title))
         _tell_backup(click.echo, result.backup, lang)
         if view.invalid_rows:
             click.echo(_say(lang, "invalid_hint", n=view.invalid_rows, log=settings.log))
