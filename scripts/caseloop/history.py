@@ -474,22 +474,26 @@ def started_of(rows: pd.DataFrame, keep_days: float | None) -> pd.Timestamp | No
 
 
 def _times(values: pd.Series, grid: Grid) -> pd.Series:
-    """As of cells: text as caseloop writes it, a date cell, or a Google serial."""
+    """As of cells: text as caseloop writes it, a date cell, or a Google serial (vectorised:
+    a year of History is tens of thousands of rows)."""
+    is_text = values.map(lambda v: isinstance(v, str))
+    is_number = values.map(lambda v: isinstance(v, int | float) and not isinstance(v, bool))
+    is_date = values.map(lambda v: isinstance(v, dt.datetime))
     out = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns]")
-    for i, value in values.items():
-        moment: Any = pd.NaT
-        if isinstance(value, dt.datetime):
-            moment = pd.Timestamp(value)
-        elif isinstance(value, int | float) and not isinstance(value, bool):
-            if grid.dates_as_serials and math.isfinite(value) and 0 < value < 2_958_466:
-                moment = pd.Timestamp("1899-12-30") + pd.Timedelta(days=float(value))
-        elif isinstance(value, str):
-            try:
-                moment = pd.Timestamp(dt.datetime.fromisoformat(value.strip()))
-            except ValueError:
-                moment = pd.NaT
-        out[i] = moment.floor("min") if moment is not pd.NaT else pd.NaT
-    return out
+    if is_text.any():
+        text = values[is_text].str.strip()
+        parsed = pd.to_datetime(text, format="%Y-%m-%d %H:%M", errors="coerce")
+        slow = parsed.isna()
+        if slow.any():  # other ISO forms someone may have typed
+            parsed[slow] = pd.to_datetime(text[slow], format="ISO8601", errors="coerce")
+        out[is_text] = parsed
+    if is_number.any() and grid.dates_as_serials:
+        days = pd.to_numeric(values[is_number], errors="coerce").astype(float)
+        days = days.where(days.between(1, 2_958_465))
+        out[is_number] = pd.Timestamp("1899-12-30") + pd.to_timedelta(days, unit="D")
+    if is_date.any():
+        out[is_date] = pd.to_datetime(values[is_date].tolist())
+    return out.dt.floor("min")
 
 
 def _notified(values: pd.Series, labels: Labels) -> tuple[pd.Series, pd.Series]:
@@ -653,22 +657,35 @@ def render_history(
 
     rows = history.rows
     stamps = rows["as_of"].dt.strftime(STAMP).tolist()
+    # Most values repeat (a run's time, the change words, flags, owners): one Cell each.
+    plain: dict[object, Cell] = {}
+
+    def cell(value: object) -> Cell:
+        found = plain.get(value)
+        if found is None:
+            found = plain[value] = Cell(value if isinstance(value, str) and value else None)
+        return found
+
+    flags: dict[object, Cell] = {}
     for i, record in enumerate(
         rows[
             ["case_id", "change", "from", "to", "flag", "owner", "notified", "seen", "services"]
         ].itertuples(index=False, name=None)
     ):
         case_id, change, before, after, flag, owner, notified, seen, services = record
+        flagged = flags.get(flag)
+        if flagged is None:
+            flagged = flags[flag] = flag_cell(flag)
         out.append(
             [
-                Cell(stamps[i]),
+                cell(stamps[i]),
                 Cell(case_id),
-                Cell(change_words.get(change, change)),
-                Cell(shown.value(change, before)),
-                Cell(shown.value(change, after)),
-                flag_cell(flag),
-                Cell(owner if isinstance(owner, str) and owner else None),
-                Cell(shown.notified(notified, services)),
+                cell(change_words.get(change, change)),
+                cell(shown.value(change, before)),
+                cell(shown.value(change, after)),
+                flagged,
+                cell(owner),
+                cell(shown.notified(notified, services)) if notified else cell(None),
                 Cell(seen, SEEN_STYLE),
             ]
         )
