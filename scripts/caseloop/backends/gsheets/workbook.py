@@ -23,7 +23,7 @@ _URL_KEY = re.compile(r"^https?://docs\.google\.com/spreadsheets/(?:u/\d+/)?d/([
 _PREFIX = "gsheet:"
 # Unformatted values keep numbers numbers and dates serials; the formatted text would depend on
 # each cell's display format and the sheet's locale.
-_READ_PARAMS = {
+_READ_PARAMS: dict[str, str | int | bool | float | list[str] | None] = {
     "valueRenderOption": "UNFORMATTED_VALUE",
     "dateTimeRenderOption": "SERIAL_NUMBER",
     "majorDimension": "ROWS",
