@@ -53,7 +53,7 @@ def test_demo_sync_shows_every_flag_with_its_colour(demo, tmp_path):
     assert "; 2 with data problems)" in result.output  # D4's Follow-ups, RV3's Resolution
     assert digest(demo) == before  # --output leaves the log alone
     book = openpyxl.load_workbook(out)
-    assert book.sheetnames == ["Cases", "Lists", "Templates", "Status"]
+    assert book.sheetnames == ["Cases", "Lists", "Templates", "Status", "History"]
     sheet = book["Status"]
     header = [c.value for c in sheet[2]]
     assert header[:5] == ["Case ID", "Marketplace", "Store", "Category", "Summary"]
@@ -199,7 +199,7 @@ def test_report_writes_the_weekly_tab_with_a_chart_and_markdown(demo, tmp_path):
     assert run("sync", demo, "--now", NOW_TEXT).exit_code == 0
     assert run("report", demo, "--now", NOW_TEXT, "--week", "2026-W45").exit_code == 0
     book = openpyxl.load_workbook(demo)
-    assert book.sheetnames[-2:] == ["Weekly Summary", "Status"]
+    assert book.sheetnames[-3:] == ["Weekly Summary", "Status", "History"]
     assert "2026-W45" in book["Weekly Summary"]["A1"].value
 
 
@@ -262,7 +262,7 @@ def test_progress_shows_on_a_terminal_and_not_under_cron(demo, tmp_path):
     assert (
         "caseloop: reading" in err
         and "judging 137 cases" in err
-        and "writing the 'Status' tab" in err
+        and "writing the 'Status' and 'History' tabs" in err
     )
     proc, err = stderr_of("--quiet")
     assert proc.returncode == 0 and err == "" and proc.stdout == b""

@@ -80,7 +80,7 @@ def test_readme_examples_match_what_the_commands_print(tmp_path, monkeypatch):
             "out/case_log.xlsx",
         ],
     )
-    assert result.exit_code == 0 and len(result.output.splitlines()) == 2
+    assert result.exit_code == 0 and len(result.output.splitlines()) == 3
     for line in result.output.splitlines():
         assert line in README, line
 

@@ -62,6 +62,7 @@ def test_the_protocol_names_everything_the_engine_and_cli_ask_of_a_backend() -> 
         "warnings",
         "tab_names",
         "read_tab",
+        "read_tab_and_ours",
         "write_tabs",
         "close",
     }
@@ -119,6 +120,9 @@ class StrictWorkbook:
 
     def read_tab(self, title: str) -> Grid:
         return Grid(title=title, rows=[list(HEADER), list(CASE)])
+
+    def read_tab_and_ours(self, title: str, kind: str) -> tuple[Grid, Grid | None]:
+        return self.read_tab(title), None
 
     def write_tabs(self, tabs: list[SheetModel]) -> WriteResult:
         return WriteResult(target=self.location, tabs=[t.title for t in tabs])

@@ -92,7 +92,7 @@ def test_week_numbers_by_hand():
     assert w47["resolution_median"] == 78
     # Case 2 has been open 204 h at as_of (Normal limit 168 h) but Amazon answered it: our
     # turn, so no escalation (reply first); case 5 waits on Amazon past its target.
-    assert (w47["escalated_now"], w47["overdue_now"]) == (0, 1)
+    assert (w47["escalated"], w47["overdue"]) == (0, 1)
     assert report.not_counted == 1
 
 
@@ -101,7 +101,7 @@ def test_sunday_2359_and_monday_0000_fall_in_different_weeks():
     w46 = row(report, "2026-W46")
     assert (w46["opened"], w46["open_at_end"], w46["first_reply_median"]) == (1, 1, 10)
     # Flags of a past week cannot be rebuilt from the log: blank, not zero.
-    assert w46["escalated_now"] is None and w46["overdue_now"] is None
+    assert w46["escalated"] is None and w46["overdue"] is None
 
 
 def test_an_empty_week_has_zero_counts_and_unknown_times():
@@ -109,7 +109,7 @@ def test_an_empty_week_has_zero_counts_and_unknown_times():
     w30 = row(report, "2026-W30")
     assert (w30["opened"], w30["resolved"], w30["open_at_end"]) == (0, 0, 0)
     assert w30["first_reply_median"] is None and w30["resolution_median"] is None
-    assert w30["escalated_now"] is None
+    assert w30["escalated"] is None
     assert report.oldest.empty and report.recurring.empty
 
 
@@ -129,7 +129,7 @@ def test_backlog_oldest_and_breakdowns():
     assert report.oldest["open_hours"].tolist() == [168.0, 87.0]
     by_channel = report.by["channel"].set_index("channel")
     assert by_channel.loc["Email", "opened"] == 1 and by_channel.loc["Chat", "closed"] == 1
-    assert by_channel.loc["Phone", "overdue_now"] == 1
+    assert by_channel.loc["Phone", "overdue"] == 1
 
 
 def test_stale_cases_have_no_message_for_seven_days():
@@ -246,7 +246,7 @@ def test_breakdowns_add_up_to_the_week_row():
     )
     report = report_for(small_log() + [late])
     w47 = row(report, "2026-W47")
-    assert w47["overdue_now"] == 2
+    assert w47["overdue"] == 2
     for name in ("category", "marketplace", "channel"):
         table = report.by[name]
         for metric in (
@@ -254,8 +254,8 @@ def test_breakdowns_add_up_to_the_week_row():
             "resolved",
             "closed",
             "open_at_end",
-            "escalated_now",
-            "overdue_now",
+            "escalated",
+            "overdue",
         ):
             assert sum(table[metric]) == w47[metric], (name, metric)
     assert "FR" in report.by["marketplace"]["marketplace"].tolist()

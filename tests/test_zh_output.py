@@ -192,6 +192,7 @@ SAMPLE_FIELDS = {
     "store": "星辰家居",
     "link": "out/case_log.xlsx",
     "before": 6,
+    "since": "2026-11-20 18:00",
 }
 
 

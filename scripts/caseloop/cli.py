@@ -318,7 +318,7 @@ def sync(
 
     Exit 0 when written (rows that cannot be judged show as INVALID), 2 when nothing was written.
     """
-    from .engine import status_model, write
+    from .engine import history_model, status_model, write
     from .notify import check_urls
     from .render import flag_counts
 
@@ -326,7 +326,7 @@ def sync(
     check_urls(urls, setting)  # a wrong URL is refused before the log is read
     progress = Progress(quiet)
     settings = settings_from({**kwargs, "output": output, "notify": urls})
-    loaded = _load(settings, progress, for_writing=not dry_run)
+    loaded = _load(settings, progress, for_writing=not dry_run, with_history=not dry_run)
     lang = loaded.lang
     progress(f"judging {len(loaded.frame.cases)} cases ...")
     model, view = status_model(loaded, settings, status_tab)
@@ -350,8 +350,9 @@ def sync(
         for row in model.rows[1:]:
             click.echo("\t".join("" if c.value is None else _plain(c.value) for c in row))
         return
-    progress(f"writing the {model.title!r} tab ...")
-    result = write(loaded, [model])
+    history = history_model(loaded, settings)
+    progress(f"writing the {model.title!r} and {history.model.title!r} tabs ...")
+    result = write(loaded, [model, history.model])
     if not quiet:
         problems = _say(lang, "data_problems", n=view.data_problems) if view.data_problems else ""
         click.echo(
@@ -365,6 +366,8 @@ def sync(
                 target=result.target,
             )
         )
+        said = "history_baseline" if history.baseline else "wrote_history"
+        click.echo(_say(lang, said, n=len(history.added), title=history.model.title))
         _tell_backup(click.echo, result.backup, lang)
         if view.invalid_rows:
             click.echo(_say(lang, "invalid_hint", n=view.invalid_rows, log=settings.log))
@@ -423,7 +426,7 @@ def report(
     progress = Progress(quiet)
     settings = settings_from({**kwargs, "output": output, "notify": urls})
     check_markdown_path(markdown_path, settings.log, output)  # before the tab is written
-    loaded = _load(settings, progress, for_writing=True)
+    loaded = _load(settings, progress, for_writing=True, with_history=True)
     progress(f"computing the weekly report from {len(loaded.frame.cases)} cases ...")
     result = weekly(loaded, settings, week)
     read_only, lang = loaded.workbook.read_only, loaded.lang
@@ -627,12 +630,14 @@ def init(
         click.echo(_say(lang, "init_created", path=log, **said))
 
 
-def _load(settings: Settings, progress: Progress, for_writing: bool = False) -> Loaded:
+def _load(
+    settings: Settings, progress: Progress, for_writing: bool = False, with_history: bool = False
+) -> Loaded:
     """Read the log (with progress) and pass on any warning about the credentials."""
     from .engine import close, load
 
     progress(f"reading {settings.log} ...")
-    loaded = load(settings, for_writing=for_writing)
+    loaded = load(settings, for_writing=for_writing, with_history=with_history)
     ctx = click.get_current_context()
     # Whatever happens next (a refusal, an error, a dry run), the lock on the log is let go.
     ctx.call_on_close(lambda: close(loaded.workbook))

@@ -115,6 +115,8 @@ class Rules:
     notify_on: tuple[str, ...] = DEFAULT_NOTIFY_ON
     quiet_hours: tuple[dt.time, dt.time] | None = None
     owners: dict[str, str] = field(default_factory=dict)
+    # History (issue 13): days of changes the History tab keeps.
+    history_keep_days: float = 400.0
 
     def allowed(self, column: str) -> list[str]:
         """The canonical values of an enum column, for messages."""
@@ -267,6 +269,7 @@ def load_rules(path: Path = DEFAULT_RULES) -> Rules:
         deadline_windows=windows,
         ambiguous=_ambiguous(path, data.get("ambiguous"), vocab),
         **_alert_settings(path, data),
+        history_keep_days=float((data.get("history") or {}).get("keep_days", 400)),
     )
 
 

@@ -32,6 +32,7 @@ from .problems import Wording
 from .schema import Schema, load_schema, normalize_label
 
 if TYPE_CHECKING:  # imported when used, so --help and validate do not load them
+    from .history import History, Read
     from .views import StatusView
     from .weekly import WeeklyReport
 
@@ -99,6 +100,10 @@ class Loaded:
     warnings: list[str] = field(default_factory=list)
     lang: str = "en"  # the output language: the lang setting, or the header's when "auto"
     headers: dict[str, str] = field(default_factory=dict)  # canonical field → the log's header
+    # The History tab as read with the cases (``load(..., with_history=True)``), and its name.
+    history: Read | None = None
+    history_tab: str | None = None
+    judged: pd.DataFrame | None = None  # the cases judged once, for every tab of the run
 
     def wording(self, settings: Settings) -> Wording:
         """How this log's problems are worded: its language, its own column names."""
@@ -176,11 +181,12 @@ def output_lang(setting: str, headers: dict[str, str]) -> str:
     return "zh" if looks_chinese(list(headers.values())) else "en"
 
 
-def load(settings: Settings, *, for_writing: bool = False) -> Loaded:
+def load(settings: Settings, *, for_writing: bool = False, with_history: bool = False) -> Loaded:
     """Open the log, find the case tab, read and type it (problems collected, not raised).
 
     ``for_writing``: a tab will be written into the log, so other caseloop runs on it wait
-    until ``write`` (or ``close``) is done.
+    until ``write`` (or ``close``) is done. ``with_history``: caseloop's History tab is read in
+    the same read (one request on Google); one that cannot be read back is a warning.
     """
     rules, schema = settings.rules, settings.schema
     check_rules_fit_schema(rules, Path(settings.rules_path), schema, Path(settings.schema_path))
@@ -198,13 +204,17 @@ def load(settings: Settings, *, for_writing: bool = False) -> Loaded:
             tab = workbook.tab_names()[0]
         else:
             tab = find_case_tab(workbook.tab_names(), settings.sheet, workbook.location)
-        grid = workbook.read_tab(tab)
+        history_grid = None
+        if with_history:
+            grid, history_grid = history_source(workbook).read_tab_and_ours(tab, HISTORY)
+        else:
+            grid = workbook.read_tab(tab)
         frame = build_frame(grid, schema, rules, as_of)
     except BaseException:
         close(workbook)
         raise
     headers = header_texts(grid, frame)
-    return Loaded(
+    loaded = Loaded(
         workbook=workbook,
         frame=frame,
         as_of=as_of,
@@ -212,6 +222,29 @@ def load(settings: Settings, *, for_writing: bool = False) -> Loaded:
         lang=output_lang(settings.lang, headers),
         headers=headers,
     )
+    if with_history:
+        _read_history(loaded, settings, history_grid)
+    return loaded
+
+
+HISTORY = "history"  # the kind (caseloop's mark) of the History tab
+
+
+def history_source(workbook: Workbook) -> Workbook:
+    """Where the History tab is read from and written to: the workbook the generated tabs go
+    to. (Today the log itself; a companion workbook would be chosen here.)"""
+    return workbook
+
+
+def _read_history(loaded: Loaded, settings: Settings, grid: Grid | None) -> None:
+    from .history import read_history
+
+    read = read_history(grid, settings.rules, settings.labels)
+    loaded.history, loaded.history_tab = read, grid.title if grid is not None else None
+    if read.afresh and grid is not None:
+        key = "history_no_header" if read.no_header else "history_unreadable"
+        line = settings.labels.get("cli", key, loaded.lang)
+        loaded.warnings.append(line.format(title=grid.title, row=read.unreadable_row))
 
 
 def close(workbook: Workbook) -> None:
@@ -268,9 +301,55 @@ def check_markdown_path(markdown: str | None, log: str, output: str | None = Non
 
 
 def judge(loaded: Loaded, settings: Settings) -> pd.DataFrame:
+    """The cases judged at as_of: once per run, whatever tabs are made from them."""
     from .rules import evaluate
 
-    return evaluate(loaded.frame.cases, settings.rules, loaded.as_of)
+    if loaded.judged is None:
+        loaded.judged = evaluate(loaded.frame.cases, settings.rules, loaded.as_of)
+    return loaded.judged
+
+
+@dataclass
+class HistoryUpdate:
+    """This run's History: the tab to write, the rows added and the whole history after."""
+
+    model: SheetModel
+    added: pd.DataFrame
+    history: History
+    baseline: bool  # the first run on the log: the quiet baseline, no alerts
+
+
+def history_model(loaded: Loaded, settings: Settings, *, notifying: bool = False) -> HistoryUpdate:
+    """The History tab after this run: the changes since the last run on top (``notifying``:
+    the rows that alert start as pending)."""
+    from .history import changes, render_history, updated
+
+    judged = judge(loaded, settings)
+    rules = settings.rules
+    previous = loaded.history.history if loaded.history is not None else None
+    added = changes(previous, judged, loaded.as_of, notifying=notifying)
+    history = updated(previous, added, judged, loaded.as_of, rules.history_keep_days)
+    title = history_title(loaded, settings)
+    model = render_history(
+        history,
+        rules,
+        settings.labels,
+        loaded.lang,
+        settings.generated,
+        rules.history_keep_days,
+        title,
+    )
+    if title in default_tab_titles(settings.labels, HISTORY):
+        model.default_titles = default_tab_titles(settings.labels, HISTORY)
+    return HistoryUpdate(model, added, history, baseline=previous is None)
+
+
+def history_title(loaded: Loaded, settings: Settings) -> str:
+    """History (历史), or "caseloop History" when a team tab of the workbook has that name."""
+    title = settings.labels.get("tabs", HISTORY, loaded.lang)
+    ours = (loaded.history_tab or "").casefold()
+    taken = {name.casefold() for name in history_source(loaded.workbook).tab_names()} - {ours}
+    return f"caseloop {title}" if title.casefold() in taken else title
 
 
 def status_model(
@@ -312,7 +391,8 @@ def weekly(loaded: Loaded, settings: Settings, week_text: str | None) -> WeeklyR
     from .weekly import Week, weekly_report
 
     week = Week.parse(week_text) if week_text is not None else None
-    return weekly_report(judge(loaded, settings), settings.rules, loaded.as_of, week)
+    history = loaded.history.history if loaded.history is not None else None
+    return weekly_report(judge(loaded, settings), settings.rules, loaded.as_of, week, history)
 
 
 def weekly_model(

@@ -93,6 +93,12 @@ class Workbook(Protocol):
 
     def read_tab(self, title: str) -> Grid: ...
 
+    def read_tab_and_ours(self, title: str, kind: str) -> tuple[Grid, Grid | None]:
+        """The tab ``title`` and caseloop's tab of ``kind`` (found by its mark, whatever its
+        name), read together: one request on Google. None when there is no such tab (a CSV
+        export never has one)."""
+        ...
+
     def write_tabs(self, tabs: list[SheetModel]) -> WriteResult:
         """Write the generated tabs, all or nothing, each where ``plan_tab`` puts it (each model's
         title becomes its tab's name); touch no other tab but caseloop's stale ones of a kind."""

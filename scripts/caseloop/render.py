@@ -13,7 +13,7 @@ from .cells import CELL_LIMIT, fit_text
 from .config import FLAG_ORDER, Labels, Rules
 from .model import Cell, CellValue, Chart, Range, Series, SheetModel, Style
 from .views import STATUS_COLUMNS, StatusView
-from .weekly import AGE_BUCKETS, METRICS, Week, WeeklyReport
+from .weekly import AGE_BUCKETS, METRICS, OPEN_FLAGS, Week, WeeklyReport
 
 DATE_FORMAT = "yyyy-mm-dd hh:mm"
 HOURS_FORMAT = "0.0"
@@ -328,9 +328,37 @@ def weekly_sections(report: WeeklyReport, rules: Rules, labels: Labels, lang: st
     week = week_label(report.week, labels, lang)
     metrics = list(METRICS)
     at = report.backlog_at.strftime("%Y-%m-%d %H:%M")
-    sections = [table(text("weeks"), report.weeks, ["week", *metrics], text("blank_note"))]
+    if report.history_started is not None:
+        since = report.history_started.strftime("%Y-%m-%d %H:%M")
+        blank = text("blank_note_history", since=since)
+    else:
+        blank = text("blank_note")
+    sections = [table(text("weeks"), report.weeks, ["week", *metrics], blank)]
+    if report.open_by_flag is not None:
+        # Open cases by flag at each week's end, from the History tab (issue 13).
+        flag_columns = list(OPEN_FLAGS)
+        sections.append(
+            Section(
+                text("open_by_flag"),
+                ["week", *flag_columns],
+                [label("week"), *(flag_label(rules, f, lang) for f in flag_columns)],
+                [
+                    [_value(v) for v in record]
+                    for record in report.open_by_flag[["week", *flag_columns]].itertuples(
+                        index=False, name=None
+                    )
+                ],
+            )
+        )
     for name in ("category", "marketplace", "channel"):
         sections.append(table(text(f"by_{name}", week=week), report.by[name], [name, *metrics]))
+    if report.owners is not None:
+        owners = report.owners.copy()
+        owners["owner"] = owners["owner"].where(
+            owners["owner"].ne(""), labels.get("weekly_columns", "no_owner", lang)
+        )
+        owner_columns = ["owner", "count", "alerts", "first_reply_median"]
+        sections.append(table(text("by_owner", week=week), owners, owner_columns))
     backlog_rows: list[list[CellValue]] = [
         [labels.get("backlog_buckets", key, lang), report.backlog[key]]
         for key in [b[0] for b in AGE_BUCKETS] + ["stale", "total"]

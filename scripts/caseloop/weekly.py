@@ -10,14 +10,18 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
 
-from .config import FIRST_YEAR, LAST_YEAR, Rules
+from .config import FIRST_YEAR, FLAG_ORDER, LAST_YEAR, Rules
 from .errors import CaseloopError, OptionError
 from .rules import elapsed_hours, recurring_groups, reply_target_hours
+
+if TYPE_CHECKING:
+    from .history import History
 
 WEEKS_SHOWN = 12
 OLDEST_SHOWN = 10
@@ -29,7 +33,11 @@ AGE_BUCKETS = (
     ("d7_14", 7, 14),
     ("ge_14d", 14, None),
 )
-NOW = ("escalated_now", "overdue_now")
+NOW = ("escalated", "overdue")
+# The flags a case carries while open, in the open-by-flag table (INVALID rows are not counted).
+OPEN_FLAGS = tuple(f for f in FLAG_ORDER if f not in ("INVALID", "RESOLVED"))
+# Flags counted "during" a week: a case that carried it at any time in the week.
+DURING = {"escalated": "ESCALATE", "overdue": "OVERDUE"}
 METRICS = (
     "opened",
     "resolved",
@@ -39,8 +47,8 @@ METRICS = (
     "first_reply_p90",
     "first_reply_within_target",
     "resolution_median",
-    "escalated_now",
-    "overdue_now",
+    "escalated",
+    "overdue",
 )
 _WEEK = re.compile(r"^\s*(\d{4})-?W(\d{1,2})\s*$", re.IGNORECASE)
 
@@ -110,6 +118,11 @@ class WeeklyReport:
     oldest: pd.DataFrame  # case_id, marketplace, category, owner, open_hours, flag
     recurring: pd.DataFrame  # category, key, cases, case_ids
     not_counted: int
+    # From the History tab (issue 13): open cases by flag at each week's end (week + OPEN_FLAGS,
+    # None where not known), the report week by owner, and since when the history is complete.
+    open_by_flag: pd.DataFrame | None = None
+    owners: pd.DataFrame | None = None  # owner, count (open), alerts, first_reply_median
+    history_started: pd.Timestamp | None = None
 
 
 def first_reply_hours(cases: pd.DataFrame, tz: ZoneInfo) -> pd.Series:
@@ -131,9 +144,12 @@ def _p90(values: pd.Series) -> float | None:
 
 
 def week_metrics(
-    cases: pd.DataFrame, week: Week, now_counts: dict[str, int] | None = None
+    cases: pd.DataFrame, week: Week, flagged: dict[str, set[str]] | None = None
 ) -> dict[str, object]:
-    """The counts and times of one week over ``cases`` (already free of INVALID rows)."""
+    """The counts and times of one week over ``cases`` (already free of INVALID rows).
+
+    ``flagged``: the Case IDs that carried ESCALATE and OVERDUE in the week, by metric, when
+    that is known (None: blank)."""
     start, end = week.start, week.end
     opened_in = cases["Opened At"].ge(start) & cases["Opened At"].lt(end)
     resolved_in = cases["Resolved At"].ge(start) & cases["Resolved At"].lt(end)
@@ -154,8 +170,10 @@ def week_metrics(
         "first_reply_p90": _p90(first),
         "first_reply_within_target": within,
         "resolution_median": _median(resolution),
-        "escalated_now": None if now_counts is None else now_counts["ESCALATE"],
-        "overdue_now": None if now_counts is None else now_counts["OVERDUE"],
+        **{
+            metric: None if flagged is None else int(cases["_id"].isin(flagged[metric]).sum())
+            for metric in NOW
+        },
     }
 
 
@@ -213,9 +231,19 @@ def recurring_problems(cases: pd.DataFrame, rules: Rules, until: pd.Timestamp) -
 
 
 def weekly_report(
-    judged: pd.DataFrame, rules: Rules, as_of: pd.Timestamp, week: Week | None = None
+    judged: pd.DataFrame,
+    rules: Rules,
+    as_of: pd.Timestamp,
+    week: Week | None = None,
+    history: History | None = None,
 ) -> WeeklyReport:
-    """Every number of the Weekly Summary tab and the Markdown report."""
+    """Every number of the Weekly Summary tab and the Markdown report.
+
+    ``history`` (the History tab) tells which flags the cases carried in past weeks; without it
+    (or before it began) only the flags judged now are known.
+    """
+    from .history import alerting, case_ids, flag_spans, flagged_during, started_of
+
     week = week or default_week(as_of)
     if week.start > as_of:
         raise CaseloopError(
@@ -223,25 +251,43 @@ def weekly_report(
             f"{Week.containing(as_of).label}."
         )
     valid = judged[~judged["_invalid"]].copy()
+    valid["_id"] = case_ids(valid["Case ID"])
     valid["first_reply_hours"] = first_reply_hours(valid, rules.timezone)
     valid["resolution_hours"] = elapsed_hours(
         valid["Resolved At"], valid["Opened At"], rules.timezone
     )
     valid["reply_target"] = reply_target_hours(valid, rules)
-    flags_now = valid["flag"].value_counts()
-    now_counts = {f: int(flags_now.get(f, 0)) for f in ("ESCALATE", "OVERDUE")}
+    flagged_now = {m: set(valid["_id"][valid["flag"].eq(f)]) for m, f in DURING.items()}
     current = Week.containing(as_of)
-    # Flags are known only at as_of: they belong to this week's row, or to the chosen week when
-    # it is the last complete one (the Monday-morning report); older weeks stay blank.
+    # Without history, flags are known only at as_of: they belong to this week's row, or to the
+    # chosen week when it is the last complete one (the Monday-morning report).
     now_week = week if week in (current, current.shifted(-1)) else current
+    started = None
+    spans = None
+    if history is not None and not history.empty:
+        started = started_of(history.rows, rules.history_keep_days)
+        spans = flag_spans(history, judged, as_of)
+
+    def known(w: Week) -> bool:
+        return spans is not None and started is not None and w.end > started
+
+    def flagged(w: Week) -> dict[str, set[str]] | None:
+        if spans is not None and known(w):
+            return {m: flagged_during(spans, f, w.start, w.end) for m, f in DURING.items()}
+        return flagged_now if w == now_week else None
+
     rows = []
+    open_rows = []
     for back in range(WEEKS_SHOWN - 1, -1, -1):
         w = week.shifted(-back)
-        metrics = week_metrics(valid, w, now_counts if w == now_week else None)
+        metrics = week_metrics(valid, w, flagged(w))
         rows.append({"week": w.label, **metrics})
+        open_rows.append({"week": w.label, **_open_by_flag(valid, w, as_of, spans, known(w))})
     weeks = pd.DataFrame(rows, columns=["week", *METRICS], dtype=object)
+    open_by_flag = pd.DataFrame(open_rows, columns=["week", *OPEN_FLAGS], dtype=object)
     backlog_at = min(week.end, as_of)
     by = {}
+    report_flagged = flagged(week)
     for name, column in (
         ("category", "Category"),
         ("marketplace", "Marketplace"),
@@ -251,12 +297,7 @@ def weekly_report(
         table = []
         for value in values:
             subset = valid[valid[column] == value]
-            counts = (
-                {f: int((subset["flag"] == f).sum()) for f in ("ESCALATE", "OVERDUE")}
-                if week == now_week
-                else None
-            )
-            metrics = week_metrics(subset, week, counts)
+            metrics = week_metrics(subset, week, report_flagged)
             # Every group with something to count, so the breakdowns add up to the week's row.
             if any(metrics[k] for k in ("opened", "resolved", "closed", "open_at_end", *NOW)):
                 table.append({name: value, **metrics})
@@ -274,6 +315,11 @@ def weekly_report(
             "flag": oldest["flag"].where(oldest["flag"].notna(), oldest["Status"]),
         }
     ).reset_index(drop=True)
+    alerts = None
+    if history is not None and known(week):
+        rows_h = history.rows
+        in_week = rows_h["as_of"].ge(week.start) & rows_h["as_of"].lt(week.end)
+        alerts = rows_h[in_week & alerting(rows_h)]
     return WeeklyReport(
         week=week,
         as_of=as_of,
@@ -284,4 +330,62 @@ def weekly_report(
         oldest=oldest_table,
         recurring=recurring_problems(valid, rules, week.end),
         not_counted=int(judged["_invalid"].sum()),
+        open_by_flag=open_by_flag,
+        owners=owner_table(valid, week, is_open, alerts),
+        history_started=started,
+    )
+
+
+def _open_by_flag(
+    valid: pd.DataFrame,
+    week: Week,
+    as_of: pd.Timestamp,
+    spans: pd.DataFrame | None,
+    known: bool,
+) -> dict[str, int | None]:
+    """Open cases by flag at the week's end (at as_of for the week still running): from the
+    flags judged now, or from the History tab for a past week it covers; else unknown."""
+    from .history import flags_at
+
+    if week.end > as_of:
+        flags = valid["flag"]
+    elif spans is not None and known:
+        flags = flags_at(spans, week.end)
+        flags = flags[flags.index.isin(set(valid["_id"]))]
+    else:
+        return {f: None for f in OPEN_FLAGS}
+    counts = flags.value_counts()
+    return {f: int(counts.get(f, 0)) for f in OPEN_FLAGS}
+
+
+def owner_table(
+    valid: pd.DataFrame, week: Week, is_open: pd.Series, alerts: pd.DataFrame | None
+) -> pd.DataFrame:
+    """The report week by owner: open cases at its end, alerts in it (None without History)
+    and the median first reply of the cases opened in it."""
+    owner = valid["Owner"].where(valid["Owner"].notna(), "")
+    opened_in = valid["Opened At"].ge(week.start) & valid["Opened At"].lt(week.end)
+    open_counts = owner[is_open].value_counts()
+    medians = valid["first_reply_hours"][opened_in].groupby(owner[opened_in]).median()
+    alert_counts = (
+        alerts["owner"].where(alerts["owner"].notna(), "").value_counts()
+        if alerts is not None
+        else pd.Series(dtype=int)
+    )
+    names = sorted(set(open_counts.index) | set(medians.dropna().index) | set(alert_counts.index))
+    table = [
+        {
+            "owner": name,
+            "count": int(open_counts.get(name, 0)),
+            "alerts": None if alerts is None else int(alert_counts.get(name, 0)),
+            "first_reply_median": (
+                None if pd.isna(medians.get(name, np.nan)) else float(medians[name])
+            ),
+        }
+        for name in names
+    ]
+    # The cases with no owner last: someone has to take them.
+    table.sort(key=lambda r: (r["owner"] == "", -r["count"], r["owner"]))
+    return pd.DataFrame(
+        table, columns=["owner", "count", "alerts", "first_reply_median"], dtype=object
     )

@@ -47,6 +47,9 @@ class CsvWorkbook:
             title=self.path.stem, rows=[[c if c != "" else None for c in r] for r in self._rows]
         )
 
+    def read_tab_and_ours(self, title: str, kind: str) -> tuple[Grid, Grid | None]:
+        return self.read_tab(title), None  # a CSV export holds no tab of caseloop's
+
     def write_tabs(self, tabs: list[SheetModel]) -> WriteResult:
         raise OptionError(
             "markdown",

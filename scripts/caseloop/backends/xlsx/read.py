@@ -18,6 +18,7 @@ from lxml import etree
 from ...ports import CellError, Grid
 from .scan import scan_sheet
 from .stream_read import local_name, stream_sheet
+from .workbook_part import MARK_NAME
 
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
 
@@ -90,6 +91,21 @@ class Package:
             )
             kind, part = rels.get(rel_id, ("", None))
             self.sheets.append(Sheet(entry.get("name", ""), part, kind))
+        self.marks = self._marks(root)
+
+    def _marks(self, root: etree._Element) -> dict[int, str]:
+        """Tab index → the kind its caseloop mark names (the hidden sheet-scoped name
+        ``_caseloop_tab``, see ``workbook_part``), so caseloop's own tabs are found by mark."""
+        marks: dict[int, str] = {}
+        names = root.find(self._tag("definedNames"))
+        for name in names if names is not None else []:
+            scope = (name.get("localSheetId") or "").strip()
+            if (name.get("name") or "").casefold() != MARK_NAME.casefold() or not scope.isdigit():
+                continue
+            text = (name.text or "").strip().removeprefix("=")
+            if len(text) >= 2 and text[0] == text[-1] == '"':
+                marks[int(scope)] = text[1:-1].replace('""', '"')
+        return marks
 
     def close(self) -> None:
         """Let go of the file (idempotent); the package cannot be read after."""

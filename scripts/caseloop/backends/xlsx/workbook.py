@@ -143,6 +143,19 @@ class ExcelWorkbook:
                 "open the file in Excel and save it again."
             ) from None
 
+    def read_tab_and_ours(self, title: str, kind: str) -> tuple[Grid, Grid | None]:
+        """The tab ``title`` and caseloop's tab of ``kind`` (by its sheet-scoped mark), both
+        from the version of the file that was read."""
+        ours = next(
+            (
+                sheet.name
+                for index, sheet in enumerate(self.package.sheets)
+                if self.package.marks.get(index) == kind and sheet.kind == "worksheet"
+            ),
+            None,
+        )
+        return self.read_tab(title), self.read_tab(ours) if ours is not None else None
+
     def write_tabs(self, tabs: list[SheetModel]) -> WriteResult:
         def write(out: BinaryIO) -> None:
             # The new version is spliced from the file straight into the temp file, member by
