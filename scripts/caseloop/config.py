@@ -98,6 +98,10 @@ class Rules:
     # column name → {normalized word → the canonical values it could mean} (物流: FBA shipment
     # or Orders & returns): a warning that asks which, never a silent guess.
     ambiguous: dict[str, dict[str, tuple[str, ...]]] = field(default_factory=dict)
+    # The Answers tab: how alike two Summaries must be (0-100) to be one problem; with a shared
+    # ASIN, Order ID or Shipment ID, the lower bar.
+    answer_similarity: float = 70.0
+    answer_same_id_similarity: float = 60.0
 
     def allowed(self, column: str) -> list[str]:
         """The canonical values of an enum column, for messages."""
@@ -238,6 +242,10 @@ def load_rules(path: Path = DEFAULT_RULES) -> Rules:
         zh_labels=zh_labels,
         after_live_answer_hours=float(data.get("after_live_answer_hours", 24)),
         reopen_window_days=float(data.get("reopen_window_days", 14)),
+        answer_similarity=float((data.get("answers") or {}).get("similarity", 70)),
+        answer_same_id_similarity=float(
+            (data.get("answers") or {}).get("same_id_similarity", 60)
+        ),
         status_label_turns={
             name: info["turn"] for name, info in (label_entries or {}).items() if info
         },
