@@ -94,6 +94,7 @@ OPTIONS = {
     "credentials": "--credentials",
     "status_tab": "--status-tab",
     "report_tab": "--report-tab",
+    "answers_tab": "--answers-tab",
 }
 
 
@@ -192,6 +193,21 @@ class Progress:
             click.echo(f"caseloop: {message}", err=True)
 
 
+templates_option = click.option(
+    "--templates",
+    "templates_path",
+    type=click.Path(path_type=Path),
+    metavar="DIR",
+    help="Folder of message templates (default: sheets_schema/templates).",
+)
+answers_tab_option = click.option(
+    "--answers-tab",
+    metavar="NAME",
+    callback=tab_name,
+    help="Name of the Answers tab (default: Answers, or 答疑库 with --lang zh).",
+)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="caseloop")
 def main() -> None:
@@ -277,10 +293,21 @@ def validate(fmt: str, **kwargs: Any) -> None:
     callback=tab_name,
     help="Name of the generated tab (default: Status, or 状态 with --lang zh).",
 )
+@click.option(
+    "--no-drafts",
+    is_flag=True,
+    help="Leave the Draft column (a message for each row that needs one) off the Status tab.",
+)
+@templates_option
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors (for cron).")
 @handle_errors
 def sync(
-    output: str | None, dry_run: bool, status_tab: str | None, quiet: bool, **kwargs: Any
+    output: str | None,
+    dry_run: bool,
+    status_tab: str | None,
+    no_drafts: bool,
+    quiet: bool,
+    **kwargs: Any,
 ) -> None:
     """Validate, judge every case and write the colour-coded Status tab.
 
@@ -294,7 +321,7 @@ def sync(
     loaded = _load(settings, progress, for_writing=not dry_run)
     lang = loaded.lang
     progress(f"judging {len(loaded.frame.cases)} cases ...")
-    model, view = status_model(loaded, settings, status_tab)
+    model, view = status_model(loaded, settings, status_tab, drafts=not no_drafts)
     counts = _say(lang, "count_separator").join(
         f"{label} {n}" for label, n in flag_counts(view, settings.rules, settings.labels, lang)
     )
@@ -360,6 +387,7 @@ def sync(
     callback=tab_name,
     help="Name of the generated tab (default: Weekly Summary, or 周报 with --lang zh).",
 )
+@answers_tab_option
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors (for cron).")
 @handle_errors
 def report(
@@ -367,15 +395,25 @@ def report(
     output: str | None,
     markdown_path: str | None,
     report_tab: str | None,
+    answers_tab: str | None,
     quiet: bool,
     **kwargs: Any,
 ) -> None:
-    """Write the Weekly Summary tab: 12 weeks of numbers, breakdowns, backlog and a chart.
+    """Write the Weekly Summary tab (12 weeks of numbers, breakdowns, backlog and a chart) and
+    the Answers tab (the problems the team has solved), in one write.
 
-    With --markdown the same report is written as Markdown; a .csv log can only do that.
+    With --markdown the weekly report is written as Markdown; a .csv log can only do that.
     Exit 0 when written, 2 when nothing was written.
     """
-    from .engine import check_markdown_path, weekly, weekly_model, weekly_text, write
+    from .engine import (
+        answer_base,
+        answers_model,
+        check_markdown_path,
+        weekly,
+        weekly_model,
+        weekly_text,
+        write,
+    )
     from .render import week_label
 
     progress = Progress(quiet)
@@ -391,11 +429,13 @@ def report(
     say = functools.partial(click.echo, err=markdown_path == "-")
     if not read_only:
         model = weekly_model(result, settings, report_tab, lang)
-        progress(f"writing the {model.title!r} tab ...")
-        written = write(loaded, [model])
+        answers = answers_model(loaded, settings, answers_tab)
+        progress(f"writing the {model.title!r} and {answers.title!r} tabs ...")
+        written = write(loaded, [model, answers])
         if not quiet:
             week = week_label(result.week, settings.labels, lang)
             say(_say(lang, "wrote_report", title=model.title, week=week, target=written.target))
+            say(_answers_line(lang, answers.title, answer_base(loaded, settings), written.target))
             _tell_backup(say, written.backup, lang)
     if markdown_path:
         text = weekly_text(result, settings, lang)
@@ -412,6 +452,102 @@ def report(
                 say(_say(lang, "wrote_markdown", path=markdown_path))
     if result.not_counted and not quiet:
         say(_say(lang, "not_counted", n=result.not_counted, log=settings.log))
+
+
+@main.command()
+@common_options
+@click.option(
+    "--output",
+    type=click.Path(),
+    metavar="PATH",
+    help="Write a copy with the Answers tab here; leave LOG alone (Excel only).",
+)
+@answers_tab_option
+@click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors (for cron).")
+@handle_errors
+def answers(output: str | None, answers_tab: str | None, quiet: bool, **kwargs: Any) -> None:
+    """Write the Answers tab (答疑库) on its own: one row per problem the team has solved.
+
+    Built from the Resolved cases; those without a Resolution are listed at the end, by owner.
+    Exit 0 when written, 2 when nothing was written.
+    """
+    from .engine import answer_base, answers_model, write
+
+    progress = Progress(quiet)
+    settings = settings_from({**kwargs, "output": output})
+    loaded = _load(settings, progress, for_writing=True)
+    if loaded.workbook.read_only:
+        raise CaseloopError.said("csv_no_answers", location=loaded.workbook.location)
+    model = answers_model(loaded, settings, answers_tab)
+    progress(f"writing the {model.title!r} tab ...")
+    written = write(loaded, [model])
+    if not quiet:
+        line = _answers_line(
+            loaded.lang, model.title, answer_base(loaded, settings), written.target
+        )
+        click.echo(line)
+        _tell_backup(click.echo, written.backup, loaded.lang)
+
+
+@main.command()
+@common_options
+@click.argument("case_id")
+@click.option(
+    "--kind",
+    metavar="SITUATION",
+    help="The situation to draft (first-contact, follow-up, callback, escalate, reopen, "
+    "keep-open, merge, a-to-z, chargeback, needs-info, or a team's own template); "
+    "default: the one the case's flag calls for.",
+)
+@templates_option
+@handle_errors
+def draft(case_id: str, kind: str | None, **kwargs: Any) -> None:
+    """Print the message draft for one case (pipe it to the clipboard).
+
+    English to Amazon; with --lang zh, Chinese where Chinese support handles the category
+    (account, basic logistics, VAT). What to fill in before sending goes to stderr.
+    Exit 0 when printed, 2 for an unknown case ID or a case with nothing to send.
+    """
+    from .drafts import draft_case, situation
+    from .engine import find_case
+
+    settings = settings_from(kwargs)
+    templates = settings.templates
+    loaded = _load(settings, Progress(quiet=True))
+    case = find_case(loaded, settings, case_id)
+    lang = loaded.lang
+    chosen = kind.strip().lower() if kind else situation(case)
+    if chosen is None:
+        state = case.get("flag") or case.get("Status") or "closed"
+        raise CaseloopError(
+            _say(lang, "draft_nothing", case_id=case_id.strip(), state=state)
+            + ", ".join(templates.kinds)
+            + "."
+        )
+    # English to Amazon unless Chinese was asked for; a note to the team in its language.
+    asked = settings.lang if settings.lang != "auto" else "en"
+    if chosen in templates.internal:
+        asked = lang if settings.lang == "auto" else settings.lang
+    category = case.get("Category") if isinstance(case.get("Category"), str) else None
+    out = draft_case(case, templates, settings.rules, settings.playbook, asked, chosen)
+    assert out is not None  # a situation was chosen
+    click.echo(out.text)
+    if asked == "zh" and out.lang == "en":
+        click.echo(f"caseloop: {_say(lang, 'draft_english', category=category)}", err=True)
+    if out.missing:
+        fill = ("、" if lang == "zh" else ", ").join(out.missing)
+        click.echo(f"caseloop: {_say(lang, 'draft_fill', fields=fill)}", err=True)
+
+
+def _answers_line(lang: str, title: str, base: Any, target: str) -> str:
+    return _say(
+        lang,
+        "wrote_answers",
+        title=title,
+        problems=len(base.problems),
+        missing=len(base.missing),
+        target=target,
+    )
 
 
 def _load(settings: Settings, progress: Progress, for_writing: bool = False) -> Loaded:

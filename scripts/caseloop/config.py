@@ -243,9 +243,7 @@ def load_rules(path: Path = DEFAULT_RULES) -> Rules:
         after_live_answer_hours=float(data.get("after_live_answer_hours", 24)),
         reopen_window_days=float(data.get("reopen_window_days", 14)),
         answer_similarity=float((data.get("answers") or {}).get("similarity", 70)),
-        answer_same_id_similarity=float(
-            (data.get("answers") or {}).get("same_id_similarity", 60)
-        ),
+        answer_same_id_similarity=float((data.get("answers") or {}).get("same_id_similarity", 60)),
         status_label_turns={
             name: info["turn"] for name, info in (label_entries or {}).items() if info
         },
