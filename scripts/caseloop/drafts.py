@@ -297,6 +297,7 @@ def context(
         "closed": _day(case.get("Resolved At")),
         "deadline": _moment(_first(case.get("deadline_at"), case.get("Deadline")), tz, lang),
         "deadline_type": deadline_kind,
+        "deadline_passed": bool(case.get("deadline_passed")) or None,
         "promised_by": _moment(_first(case.get("promised_by"), case.get("Promised By")), tz, lang),
         "order_id": _text(case.get("Order ID")),
         "asin": _text(case.get("ASIN")),
