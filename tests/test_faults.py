@@ -415,11 +415,11 @@ def test_429_until_caseloop_gives_up_writes_nothing(
     fake_sheets: FakeSheetsServer, credentials: Path, google: tuple[dict, dict]
 ) -> None:
     before, _ = google
-    fake_sheets.inject(*[Fault(status=429, method="POST")] * 5)
+    fake_sheets.inject(*[Fault(status=429, method="POST")] * 10)
     result = sync_google(fake_sheets, credentials)
     assert_one_sentence(
         result,
-        "Google Sheets kept answering 429 (too many requests) after 5 tries",
+        "Google Sheets kept answering 429 (too many requests) after 10 tries",
         "nothing was written — run again later.",
     )
     assert snapshot(fake_sheets) == before
@@ -461,12 +461,25 @@ def test_connection_reset_on_every_write_is_honest_about_the_outcome(
     fake_sheets: FakeSheetsServer, credentials: Path, google: tuple[dict, dict]
 ) -> None:
     before, _ = google
-    fake_sheets.inject(*[Fault(reset=True, method="POST")] * 5)
+    fake_sheets.inject(*[Fault(reset=True, method="POST")] * 10)
     result = sync_google(fake_sheets, credentials)
+    # Each lost answer is settled by reading the sheet back once: the write is not there.
+    assert_one_sentence(result, "could not be reached (connection reset)", "nothing was written")
+    assert snapshot(fake_sheets) == before  # the fake dropped them all before applying any
+    assert [r.kind for r in fake_sheets.log[2:6]] == ["batchUpdate", "metadata"] * 2
+
+
+def test_connection_reset_on_every_request_after_the_reads_is_honest_about_the_outcome(
+    fake_sheets: FakeSheetsServer, credentials: Path, google: tuple[dict, dict]
+) -> None:
+    before, _ = google
+    # The write's answer is lost and so is the read-back meant to settle it.
+    fake_sheets.inject(*[Fault(reset=True, method=m) for m in ("POST", "GET")] * 10)
+    result = sync_google(fake_sheets, credentials, clock=lambda: 0.0)
     assert_one_sentence(
         result, "could not be reached (connection reset)", "may or may not have been updated"
     )
-    assert snapshot(fake_sheets) == before  # the fake dropped them all before applying any
+    assert snapshot(fake_sheets) == before
 
 
 def test_a_slow_write_beyond_the_timeout_is_retried_and_applied_once(
@@ -480,20 +493,18 @@ def test_a_slow_write_beyond_the_timeout_is_retried_and_applied_once(
     assert snapshot(fake_sheets) == after
 
 
-def test_a_slow_write_that_lands_before_its_retry_is_not_called_nothing_written(
+def test_a_slow_write_that_lands_before_its_retry_ends_written(
     fake_sheets: FakeSheetsServer, credentials: Path, google: tuple[dict, dict]
 ) -> None:
-    before, after = google
+    _, after = google
     fake_sheets.inject(Fault(delay=0.3, method="POST"))
-    # The retry waits longer than the slow attempt takes: the first write is applied, and the
-    # retry is refused (the tab it adds exists now).
+    # The retry waits longer than the slow attempt takes: the first write is applied after the
+    # read-back found it missing, the retry is refused (the tab it adds exists now), and the
+    # write is rebuilt from a fresh read, once.
     result = sync_google(
         fake_sheets, credentials, request_timeout=0.1, base_delay=1.0, max_delay=1.0
     )
-    assert_one_sentence(
-        result, "did not answer a write in time", "may or may not have been updated"
-    )
-    assert "nothing was written" not in result.stderr
+    assert result.exit_code == 0, result.output
     settle()
     assert snapshot(fake_sheets) == after
     # The next run replaces the tab it made.
@@ -505,8 +516,8 @@ def test_slow_answers_every_time(
     fake_sheets: FakeSheetsServer, credentials: Path, google: tuple[dict, dict]
 ) -> None:
     before, after = google
-    fake_sheets.inject(*[Fault(delay=0.4, method="GET")] * 5)
+    fake_sheets.inject(*[Fault(delay=0.4, method="GET")] * 10)
     result = sync_google(fake_sheets, credentials, request_timeout=0.1)
-    assert_one_sentence(result, "did not answer within 0.1 s after 5 tries", "nothing was written")
+    assert_one_sentence(result, "did not answer within 0.1 s after 10 tries", "nothing was written")
     settle()
     assert snapshot(fake_sheets) == before

@@ -216,8 +216,10 @@ def test_writes_status_tab_typed_styled_and_marked(fake_sheets: FakeSheetsServer
     }
     assert status.column_px[0] == 14 * 7 + 10 and status.column_px[5] == 30 * 7 + 10
     assert status.column_px[8] == 100
-    # The caseloop mark.
-    assert status.developer_metadata == [
+    # The caseloop mark, then the tag of the run that wrote it (read back after a lost answer).
+    mark, run = status.developer_metadata
+    assert run["metadataKey"] == "caseloop-run" and len(run["metadataValue"]) == 12
+    assert [mark] == [
         {
             "metadataKey": "caseloop",
             "metadataValue": "status",
@@ -305,7 +307,8 @@ def test_second_run_replaces_the_tab_whole(fake_sheets: FakeSheetsServer) -> Non
     assert status.used_size() == (4, 6)
     assert status.value("K30") is None
     assert [c["chartId"] for c in status.charts] != [old_chart] and len(status.charts) == 1
-    assert len(status.developer_metadata) == 1
+    # The mark and this run's tag; the first run's tag is gone.
+    assert [m["metadataKey"] for m in status.developer_metadata] == ["caseloop", "caseloop-run"]
     assert status.basic_filter["range"]["endRowIndex"] == 4
 
 
@@ -386,19 +389,26 @@ def test_refusal_of_one_tab_writes_none(fake_sheets: FakeSheetsServer) -> None:
     assert not fake_sheets.book(KEY).has_sheet("Status")
 
 
-def test_a_stale_view_is_refused_whole_by_the_server(fake_sheets: FakeSheetsServer) -> None:
+def test_a_tab_deleted_between_read_and_write_is_written_from_a_fresh_read(
+    fake_sheets: FakeSheetsServer,
+) -> None:
     seed(fake_sheets)
     open_fake(fake_sheets).write_tabs([status_model()])
     workbook = open_fake(fake_sheets)
-    # Someone deletes the generated tab after caseloop read the metadata.
+    # Someone deletes the generated tab after caseloop read the metadata: Google refuses the
+    # batch whole ("No grid with id"), caseloop reads the sheet again and writes once more.
     book = fake_sheets.book(KEY)
     book.sheets.remove(book.sheet("Status"))
-    before = book.resource()
+    fake_sheets.clear_log()
 
-    with pytest.raises(CaseloopError, match=r"Google Sheets refused the update \(400"):
-        workbook.write_tabs([status_model()])
+    workbook.write_tabs([status_model()])
 
-    assert fake_sheets.book(KEY).resource() == before
+    assert [(r.kind, r.status) for r in fake_sheets.log] == [
+        ("batchUpdate", 400),
+        ("metadata", 200),
+        ("batchUpdate", 200),
+    ]
+    assert fake_sheets.book(KEY).sheet("Status").values()[1][1] == "OVERDUE"
 
 
 # --- retries and errors -----------------------------------------------------------------------
@@ -435,17 +445,17 @@ def test_persistent_503_ends_in_one_sentence_and_an_unchanged_sheet(
     seed(fake_sheets)
     workbook = open_fake(fake_sheets)
     before = fake_sheets.book(KEY).resource()
-    fake_sheets.inject(*[Fault(status=503)] * 6)
+    fake_sheets.inject(*[Fault(status=503)] * 11)
 
     with pytest.raises(CaseloopError) as failed:
         workbook.write_tabs([status_model()])
 
     message = str(failed.value)
     assert message.startswith(
-        "Google Sheets kept answering 503 (service unavailable) after 5 tries"
+        "Google Sheets kept answering 503 (service unavailable) after 10 tries"
     )
     assert "nothing was written" in message and "\n" not in message
-    assert len(fake_sheets.requests_of("batchUpdate")) == 5
+    assert len(fake_sheets.requests_of("batchUpdate")) == 10
     assert fake_sheets.pending_faults() == 1
     assert fake_sheets.book(KEY).resource() == before
 
@@ -493,7 +503,8 @@ def test_lost_connection_on_a_write_does_not_claim_nothing_was_written(
 ) -> None:
     seed(fake_sheets)
     workbook = open_fake(fake_sheets, max_tries=2)
-    fake_sheets.inject(*[Fault(reset=True, method="POST")] * 2)
+    # The write's answer is lost, and so is the read-back that would have settled it.
+    fake_sheets.inject(*[Fault(reset=True, method=m) for m in ("POST", "GET")] * 2)
 
     with pytest.raises(
         CaseloopError, match=r"could not be reached \(connection reset\).*may or may not"

@@ -171,6 +171,11 @@ SAMPLE_FIELDS = {
     "label": "2026-W46",
     "year": 2026,
     "number": 46,
+    "account": "caseloop@proj.iam.gserviceaccount.com",
+    "other": "status",
+    "cols": 14,
+    "tries": 10,
+    "seconds": 95,
 }
 
 

@@ -16,10 +16,11 @@ class InvalidRequest(Exception):
 class Transaction:
     """A copy of a spreadsheet that clones each tab the first time a request changes it."""
 
-    def __init__(self, book: FakeSpreadsheet) -> None:
+    def __init__(self, book: FakeSpreadsheet, caller: str | None = None) -> None:
         self.book = book.clone()
         self._cloned: set[int] = set()
         self.prefix = ""
+        self.caller = caller  # the e-mail of the account whose token sent the request
 
     def fail(self, message: str) -> InvalidRequest:
         return InvalidRequest(f"{self.prefix}{message}")
@@ -30,6 +31,13 @@ class Transaction:
         current = self.book.sheet_by_id(sheet_id)
         if current is None:
             raise self.fail(f"No grid with id: {sheet_id}")
+        if not current.can_edit(self.caller, self.book.owner):
+            # Google's answer to an edit of a protected range by someone not among its editors
+            # (400, quoted in theoephraim/node-google-spreadsheet PR #20 and many gspread issues).
+            raise self.fail(
+                "You are trying to edit a protected cell or object. Please contact the "
+                "spreadsheet owner to remove protection if you need to edit."
+            )
         if sheet_id not in self._cloned:
             twin = current.clone()
             self.book.sheets[self.book.sheets.index(current)] = twin
@@ -419,7 +427,8 @@ def delete_embedded_object(tx: Transaction, body: dict[str, Any]) -> None:
             writable = tx.sheet(sheet.sheet_id)
             writable.charts = [c for c in writable.charts if c["chartId"] != object_id]
             return
-    raise tx.fail(f"No object with id: {object_id}")
+    # Google's wording (issue 12, seen when two runs deleted the same chart).
+    raise tx.fail(f"No embedded object with id: {object_id}")
 
 
 def create_developer_metadata(tx: Transaction, body: dict[str, Any]) -> dict[str, Any]:
@@ -442,8 +451,13 @@ def delete_developer_metadata(tx: Transaction, body: dict[str, Any]) -> dict[str
     lookup = body.get("dataFilter", {}).get("developerMetadataLookup", {})
     if not lookup:
         raise tx.fail("Only developerMetadataLookup filters are supported by this fake.")
+    # DeveloperMetadataLookup (Sheets API v4 reference): every field given must match; a
+    # ``metadataLocation`` names the tab. Matching nothing deletes nothing and is no error.
+    where = lookup.get("metadataLocation", {})
     deleted = []
     for sheet in list(tx.book.sheets):
+        if "sheetId" in where and int(where["sheetId"]) != sheet.sheet_id:
+            continue
         keep = []
         for meta in sheet.developer_metadata:
             hit = all(
@@ -493,6 +507,44 @@ def append_dimension(tx: Transaction, body: dict[str, Any]) -> None:
         raise tx.fail("Invalid dimension.")
 
 
+def copy_paste(tx: Transaction, body: dict[str, Any]) -> None:
+    """CopyPasteRequest with PASTE_NORMAL ("values, formulas, formats, and merges", Sheets API v4
+    reference, PasteType): the destination's top-left cell receives the source's; cells of the
+    pasted area the source leaves empty become empty."""
+    if body.get("pasteType", "PASTE_NORMAL") != "PASTE_NORMAL":
+        raise tx.fail("Only PASTE_NORMAL is supported by this fake.")
+    src = body.get("source", {})
+    source = tx.book.sheet_by_id(int(src.get("sheetId", 0)))
+    if source is None:
+        raise tx.fail(f"No grid with id: {src.get('sheetId', 0)}")
+    r0, r1, c0, c1 = _bounds(src, source, tx)
+    dst = body.get("destination", {})
+    target = tx.sheet(dst.get("sheetId"))
+    d0, e0 = dst.get("startRowIndex", 0), dst.get("startColumnIndex", 0)
+    _bounds(
+        {
+            "startRowIndex": d0,
+            "endRowIndex": d0 + r1 - r0,
+            "startColumnIndex": e0,
+            "endColumnIndex": e0 + c1 - c0,
+        },
+        target,
+        tx,
+    )
+    for key in [k for k in target.cells if d0 <= k[0] < d0 + r1 - r0 and e0 <= k[1] < e0 + c1 - c0]:
+        del target.cells[key]
+    for (r, c), cell in source.cells.items():
+        if r0 <= r < r1 and c0 <= c < c1:
+            target.cells[(d0 + r - r0, e0 + c - c0)] = cell
+    for merge in source.merges:
+        if r0 <= merge.get("startRowIndex", 0) and merge.get("endRowIndex", 0) <= r1:
+            moved = dict(merge, sheetId=target.sheet_id)
+            for name, shift in (("RowIndex", d0 - r0), ("ColumnIndex", e0 - c0)):
+                moved["start" + name] = merge.get("start" + name, 0) + shift
+                moved["end" + name] = merge.get("end" + name, 0) + shift
+            target.merges.append(moved)
+
+
 HANDLERS: dict[str, Callable[[Transaction, dict[str, Any]], dict[str, Any] | None]] = {
     "addSheet": add_sheet,
     "deleteSheet": delete_sheet,
@@ -509,18 +561,19 @@ HANDLERS: dict[str, Callable[[Transaction, dict[str, Any]], dict[str, Any] | Non
     "mergeCells": merge_cells,
     "unmergeCells": unmerge_cells,
     "appendDimension": append_dimension,
+    "copyPaste": copy_paste,
 }
 
 
 def apply_batch(
-    book: FakeSpreadsheet, body: dict[str, Any]
+    book: FakeSpreadsheet, body: dict[str, Any], caller: str | None = None
 ) -> tuple[FakeSpreadsheet, dict[str, Any]]:
-    """Apply a batchUpdate body; returns the new spreadsheet and the response. All or nothing:
-    on InvalidRequest ``book`` is untouched."""
+    """Apply a batchUpdate body sent by ``caller``; returns the new spreadsheet and the response.
+    All or nothing: on InvalidRequest ``book`` is untouched."""
     requests = body.get("requests")
     if not requests:
         raise InvalidRequest("Must specify at least one request.")
-    tx = Transaction(book)
+    tx = Transaction(book, caller)
     replies: list[dict[str, Any]] = []
     for index, request in enumerate(requests):
         if not isinstance(request, dict) or len(request) != 1:
@@ -535,8 +588,16 @@ def apply_batch(
                 "Cannot find field."
             )
         tx.prefix = f"Invalid requests[{index}].{kind}: "
+        cells_before = tx.book.grid_cells()
         replies.append(handler(tx, payload) or {})
+        cells_after = tx.book.grid_cells()
+        if cells_after > cells_before and cells_after > tx.book.cell_limit:
+            # Google's wording, as quoted in nithinmurali/pygsheets issue 589.
+            raise tx.fail(
+                "This action would increase the number of cells in the workbook above the "
+                f"limit of {tx.book.cell_limit} cells."
+            )
     answer: dict[str, Any] = {"spreadsheetId": book.key, "replies": replies}
     if body.get("includeSpreadsheetInResponse"):
-        answer["updatedSpreadsheet"] = tx.book.resource()
+        answer["updatedSpreadsheet"] = tx.book.resource(caller)
     return tx.book, answer

@@ -8,6 +8,7 @@ import struct
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -39,6 +40,8 @@ ERRORS: dict[int, tuple[str, str]] = {
 }
 
 PREFIX = "/v4/spreadsheets/"
+TOKEN_PATH = "/token"  # tests point credentials' token_uri here instead of oauth2.googleapis.com
+DEFAULT_CALLER = "caseloop-sync@seller-ops.iam.gserviceaccount.com"
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,11 @@ class Fault:
     message: str | None = None
     method: str | None = None
     path_contains: str | None = None
+    # Apply the request first, then answer ``status`` anyway: Google documents that
+    # DEADLINE_EXCEEDED "may be returned even if the operation has completed successfully"
+    # (Sheets API troubleshooting / google.rpc.Code), and a 5xx from its front end says nothing
+    # about whether the backend applied the batch.
+    applied: bool = False
 
     def matches(self, method: str, path: str) -> bool:
         if self.method and self.method.upper() != method:
@@ -73,11 +81,14 @@ class LoggedRequest:
     body: Any
     status: int = 0  # 0 when the connection was dropped
     fault: Fault | None = None
+    size: int = 0  # bytes of the request body as sent
 
     @property
     def kind(self) -> str:
         """ "metadata", "values", "batchGet", "batchUpdate" or "other"."""
         rest = self.path[len(PREFIX) :] if self.path.startswith(PREFIX) else ""
+        if self.path == TOKEN_PATH:
+            return "token"
         if rest.endswith(":batchUpdate"):
             return "batchUpdate"
         if "/values:batchGet" in rest:
@@ -99,10 +110,30 @@ class _ApiError(Exception):
 class FakeSheetsServer:
     """A stateful Sheets v4 fake. Start it, point a client at ``url``, inspect ``books``."""
 
-    def __init__(self, tokens: frozenset[str] = frozenset({"test"})) -> None:
+    def __init__(
+        self,
+        tokens: frozenset[str] = frozenset({"test"}),
+        *,
+        callers: dict[str, str] | None = None,
+    ) -> None:
         self.books: dict[str, FakeSpreadsheet] = {}
         self.log: list[LoggedRequest] = []
         self.tokens = set(tokens)
+        # Who each access token belongs to, for protections (requestingUserCanEdit is per caller).
+        self.callers: dict[str, str] = {t: DEFAULT_CALLER for t in self.tokens}
+        self.callers.update(callers or {})
+        self.tokens |= set(self.callers)
+        # The token endpoint: refresh tokens it no longer accepts (revoked, or expired: Google's
+        # OAuth 2.0 answer is 400 {"error": "invalid_grant", ...}, RFC 6749 section 5.2).
+        self.revoked_refresh_tokens: set[str] = set()
+        # A per-minute quota already spent by another script: every request answers 429
+        # RESOURCE_EXHAUSTED (without Retry-After, as Sheets does) while ``clock()`` is below
+        # ``quota_closed_until``. Tests share a virtual clock with the client's sleep.
+        self.clock: Callable[[], float] = time.monotonic
+        self.quota_closed_until: float = float("-inf")
+        # Google recommends at most 2 MB per request (usage limits page); a test sets this to
+        # refuse bigger bodies outright, so a request over it cannot go unnoticed.
+        self.max_body_bytes: int | None = None
         self._faults: deque[Fault] = deque()
         self._lock = threading.RLock()
         self._httpd: ThreadingHTTPServer | None = None
@@ -184,6 +215,17 @@ class FakeSheetsServer:
 
     # the API
 
+    def token(self, form: dict[str, list[str]]) -> tuple[int, Any]:
+        """The OAuth 2.0 token endpoint: a refresh token (or a service account's JWT) for an
+        access token the Sheets routes accept."""
+        refresh = form.get("refresh_token", [""])[0]
+        if refresh in self.revoked_refresh_tokens:
+            return 400, {
+                "error": "invalid_grant",
+                "error_description": "Token has been expired or revoked.",
+            }
+        return 200, {"access_token": "test", "expires_in": 3599, "token_type": "Bearer"}
+
     def handle(
         self, method: str, path: str, params: dict[str, list[str]], body: Any, auth: str | None
     ) -> tuple[int, Any]:
@@ -192,6 +234,9 @@ class FakeSheetsServer:
         token = auth[len("Bearer ") :] if auth and auth.startswith("Bearer ") else None
         if token not in self.tokens:
             raise _ApiError(401)
+        caller = self.callers.get(token or "", DEFAULT_CALLER)
+        if self.clock() < self.quota_closed_until:
+            raise _ApiError(429)
         rest = path[len(PREFIX) :]
         with self._lock:
             if method == "POST" and rest.endswith(":batchUpdate"):
@@ -200,7 +245,9 @@ class FakeSheetsServer:
                 if book.read_only:
                     raise _ApiError(403)
                 try:
-                    new_book, answer = apply_batch(book, body if isinstance(body, dict) else {})
+                    new_book, answer = apply_batch(
+                        book, body if isinstance(body, dict) else {}, caller
+                    )
                 except InvalidRequest as error:
                     raise _ApiError(400, str(error)) from None
                 self.books[key] = new_book
@@ -219,7 +266,7 @@ class FakeSheetsServer:
                 key, _, a1 = rest.partition("/values/")
                 return 200, self._values(self._book(key), a1, params)
             if "/" not in rest and ":" not in rest:
-                return 200, self._book(rest).resource()
+                return 200, self._book(rest).resource(caller)
         raise _ApiError(404, "Method not found.")
 
     def _book(self, key: str) -> FakeSpreadsheet:
@@ -267,7 +314,9 @@ class _Handler(BaseHTTPRequestHandler):
             body = json.loads(raw) if raw else None
         except ValueError:
             body = raw.decode("utf-8", "replace")
-        entry = LoggedRequest(method, path, params, body)
+        if path == TOKEN_PATH:
+            body = parse_qs(raw.decode("utf-8", "replace"))
+        entry = LoggedRequest(method, path, params, body, size=len(raw))
         with self.fake._lock:
             self.fake.log.append(entry)
         fault = self.fake._take_fault(method, path)
@@ -279,12 +328,12 @@ class _Handler(BaseHTTPRequestHandler):
                 if fault.reset:
                     self._reset()
                     return
+                if fault.applied:
+                    self._answer(method, path, params, body, len(raw))
                 if fault.status:
                     headers = {"Retry-After": fault.retry_after} if fault.retry_after else {}
                     raise _ApiError(fault.status, fault.message, headers)
-            status, answer = self.fake.handle(
-                method, path, params, body, self.headers.get("Authorization")
-            )
+            status, answer = self._answer(method, path, params, body, len(raw))
         except _ApiError as error:
             name, default = ERRORS.get(error.status, ("UNKNOWN", "Unknown error."))
             status = error.status
@@ -296,6 +345,16 @@ class _Handler(BaseHTTPRequestHandler):
             return
         entry.status = status
         self._send(status, answer, {})
+
+    def _answer(
+        self, method: str, path: str, params: dict[str, list[str]], body: Any, size: int
+    ) -> tuple[int, Any]:
+        if path == TOKEN_PATH and method == "POST":
+            return self.fake.token(body or {})
+        limit = self.fake.max_body_bytes
+        if limit is not None and size > limit:
+            raise _ApiError(400, f"Request payload size exceeds the limit: {limit} bytes.")
+        return self.fake.handle(method, path, params, body, self.headers.get("Authorization"))
 
     def _send(self, status: int, answer: Any, headers: dict[str, str]) -> None:
         data = json.dumps(answer, ensure_ascii=False, indent=2).encode("utf-8")

@@ -53,11 +53,14 @@ class FakeSheet:
     merges: list[dict[str, Any]] = field(default_factory=list)
     column_px: dict[int, int] = field(default_factory=dict)
     row_px: dict[int, int] = field(default_factory=dict)
+    # ProtectedRange resources as Google keeps them (range, warningOnly, editors.users, …);
+    # ``requestingUserCanEdit`` is worked out per caller when the metadata is read.
+    protected_ranges: list[dict[str, Any]] = field(default_factory=list)
 
     def clone(self) -> FakeSheet:
         twin = copy.copy(self)
         twin.cells = dict(self.cells)  # the cells themselves are immutable
-        for name in ("basic_filter", "charts", "developer_metadata", "merges"):
+        for name in ("basic_filter", "charts", "developer_metadata", "merges", "protected_ranges"):
             setattr(twin, name, copy.deepcopy(getattr(self, name)))
         twin.column_px = dict(self.column_px)
         twin.row_px = dict(self.row_px)
@@ -113,9 +116,35 @@ class FakeSheet:
             props["hidden"] = True
         return props
 
-    def resource(self) -> dict[str, Any]:
-        """The Sheet resource of spreadsheets.get (includeGridData=false)."""
+    def can_edit(self, caller: str | None, owner: str | None) -> bool:
+        """Whether ``caller`` may change this tab: every protection that is not warning-only
+        lists them as an editor (the owner may always edit). Google refuses only edits that touch
+        a protected range; this fake refuses any change to a tab holding one the caller cannot
+        edit, which is the same thing for caseloop, since it rewrites whole tabs."""
+        return all(self._editable(p, caller, owner) for p in self.protected_ranges)
+
+    @staticmethod
+    def _editable(protection: dict[str, Any], caller: str | None, owner: str | None) -> bool:
+        if protection.get("warningOnly"):
+            return True  # a warning shown in the web UI; the API edits through it
+        users = protection.get("editors", {}).get("users", [])
+        return caller is not None and (caller == owner or caller in users)
+
+    def resource(self, caller: str | None = None, owner: str | None = None) -> dict[str, Any]:
+        """The Sheet resource of spreadsheets.get (includeGridData=false) as ``caller`` sees it."""
         out: dict[str, Any] = {"properties": self.properties()}
+        if self.protected_ranges:
+            # Sheets API v4 reference, ProtectedRange: ``requestingUserCanEdit`` is "True if the
+            # user who requested this protected range can edit the protected area", output only;
+            # ``editors`` is shown only to those who may edit the protection.
+            out["protectedRanges"] = []
+            for protection in self.protected_ranges:
+                shown = copy.deepcopy(protection)
+                can = self._editable(protection, caller, owner)
+                shown["requestingUserCanEdit"] = can
+                if not can:
+                    shown.pop("editors", None)
+                out["protectedRanges"].append(shown)
         if self.merges:
             out["merges"] = copy.deepcopy(self.merges)
         if self.basic_filter is not None:
@@ -139,6 +168,10 @@ class FakeSpreadsheet:
     denied: bool = False  # every request answers 403, as for a sheet not shared with the caller
     read_only: bool = False  # batchUpdate answers 403, as for a sheet shared as Viewer
     next_object_id: int = 1_000_001  # chart and developer metadata ids Google would assign
+    owner: str = "owner@seller-ops.example"  # may edit every protected range
+    # Google's limit of cells per spreadsheet, empty grid cells included (Google Sheets help,
+    # "Files you can store in Google Drive": up to 10 million cells).
+    cell_limit: int = 10_000_000
 
     def clone(self) -> FakeSpreadsheet:
         twin = copy.copy(self)
@@ -152,13 +185,17 @@ class FakeSpreadsheet:
     # tabs
 
     def sheet(self, title: str) -> FakeSheet:
+        """The tab named ``title``; like Google, the case of the letters does not matter."""
         for sheet in self.sheets:
             if sheet.title == title:
+                return sheet
+        for sheet in self.sheets:
+            if sheet.title.casefold() == title.casefold():
                 return sheet
         raise KeyError(title)
 
     def has_sheet(self, title: str) -> bool:
-        return any(sheet.title == title for sheet in self.sheets)
+        return any(sheet.title.casefold() == title.casefold() for sheet in self.sheets)
 
     def sheet_by_id(self, sheet_id: int) -> FakeSheet | None:
         return next((s for s in self.sheets if s.sheet_id == sheet_id), None)
@@ -213,7 +250,32 @@ class FakeSpreadsheet:
 
     # the API's view
 
-    def resource(self) -> dict[str, Any]:
+    def grid_cells(self) -> int:
+        """Cells of every tab's grid, which is what Google's cell limit counts."""
+        return sum(s.row_count * s.column_count for s in self.sheets)
+
+    def protect(
+        self,
+        title: str,
+        *,
+        editors: list[str] = (),  # type: ignore[assignment]
+        warning_only: bool = False,
+        **bounds: int,
+    ) -> dict[str, Any]:
+        """A teammate protects the tab ``title`` (or ``bounds`` of it, GridRange fields) in the
+        web UI: only ``editors`` and the owner may edit, or only a warning when warning_only."""
+        sheet = self.sheet(title)
+        protection: dict[str, Any] = {
+            "protectedRangeId": self.new_object_id(),
+            "range": {"sheetId": sheet.sheet_id, **bounds},
+            "warningOnly": warning_only,
+        }
+        if not warning_only:
+            protection["editors"] = {"users": [self.owner, *editors]}
+        sheet.protected_ranges.append(protection)
+        return protection
+
+    def resource(self, caller: str | None = None) -> dict[str, Any]:
         """The Spreadsheet resource of spreadsheets.get with includeGridData=false."""
         return {
             "spreadsheetId": self.key,
@@ -238,7 +300,9 @@ class FakeSpreadsheet:
                     },
                 },
             },
-            "sheets": [s.resource() for s in sorted(self.sheets, key=lambda s: s.index)],
+            "sheets": [
+                s.resource(caller, self.owner) for s in sorted(self.sheets, key=lambda s: s.index)
+            ],
             "spreadsheetUrl": f"https://docs.google.com/spreadsheets/d/{self.key}/edit",
         }
 

@@ -8,6 +8,10 @@ from ...model import SheetModel
 from ...ports import TEAM_TAB, TabPlan, plan_tab
 
 MARK_KEY = "caseloop"  # developer metadata key on every tab caseloop generates
+# The id of the run that last wrote a tab, so a write whose answer was lost can be read back.
+RUN_KEY = "caseloop-run"
+# The mark value of a hidden tab a large write is staged in ("staging:<unix time>").
+STAGING = "staging"
 
 
 def is_ours(sheet: dict[str, Any]) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 from typing import Any
 
 import gspread
@@ -11,11 +12,12 @@ from gspread.exceptions import APIError
 from ...errors import CaseloopError
 from ...model import SheetModel
 from ...ports import Grid, Workbook, WriteResult
-from .api_errors import api_failure
+from .api_errors import api_failure, is_stale
 from .auth import LoadedCredentials, load_credentials
-from .batch import write_requests
+from .batch import write_batches
 from .cells import read_value
-from .http_client import RetryingHTTPClient
+from .http_client import RetryingHTTPClient, WriteApplied
+from .marks import RUN_KEY
 
 _URL_KEY = re.compile(r"^https?://docs\.google\.com/spreadsheets/(?:u/\d+/)?d/([A-Za-z0-9_-]+)")
 _PREFIX = "gsheet:"
@@ -84,6 +86,7 @@ class GoogleWorkbook:
         self.warnings: list[str] = list(loaded.warnings)  # about the credentials file
         self._metadata: dict[str, Any] | None = None
         self._calls = 0  # logical API calls, for clients that do not count their own attempts
+        self._read_back: dict[str, Any] | None = None  # the metadata a write check last read
 
     # reading
 
@@ -169,29 +172,75 @@ class GoogleWorkbook:
     # writing
 
     def write_tabs(self, tabs: list[SheetModel]) -> WriteResult:
-        """Replace or create every tab of ``tabs`` in one atomic batchUpdate."""
-        requests = write_requests(tabs, self.metadata.get("sheets", []), self.timezone)
-        body = {
-            "requests": requests,
-            # The answer carries the new metadata (sheet ids, chart ids) so a later write in the
-            # same run needs no extra GET.
-            "includeSpreadsheetInResponse": True,
-            "responseIncludeGridData": False,
-        }
-        self._calls += 1
-        try:
-            answer = self._http.batch_update(self.key, body)
-        except APIError as error:
-            raise self._api_failure(error, writing=True) from None
-        self._metadata = answer.get("updatedSpreadsheet")
+        """Replace or create every tab of ``tabs``, all or nothing.
+
+        Usually one atomic batchUpdate; a tab too big for one request is staged (see
+        ``batch.write_batches``). When Google refuses because the sheet changed since it was
+        read (a concurrent run deleted a chart or added the tab), the metadata is read again and
+        the write rebuilt once.
+        """
+        for attempt in (1, 2):
+            run = uuid.uuid4().hex[:12]
+            bodies = write_batches(
+                tabs,
+                self.metadata.get("sheets", []),
+                self.timezone,
+                run,
+                account_email=self._service_account_email,
+            )
+            try:
+                for number, requests in enumerate(bodies):
+                    self._send(requests, run, number, last=number == len(bodies) - 1)
+                break
+            except APIError as error:
+                if attempt == 1 and is_stale(error):
+                    self.refresh_metadata()
+                    continue
+                raise self._api_failure(error, writing=True, tabs=tabs) from None
         return WriteResult(
             target=self.location,
             tabs=[model.title for model in tabs],
             requests=self.requests_made,
             details={
-                "batch_requests": len(requests),
+                "batch_requests": sum(len(b) for b in bodies),
+                "batches": len(bodies),
+                "largest_body": getattr(self._http, "largest_body", None),
                 "retries": getattr(self._http, "retries", 0),
             },
+        )
+
+    def _send(self, requests: list[dict[str, Any]], run: str, number: int, *, last: bool) -> None:
+        """One batchUpdate of a write; its lost or failed answer is settled by reading back."""
+        body: dict[str, Any] = {"requests": requests}
+        if last:
+            # The answer carries the new metadata (sheet ids, chart ids) so a later write in the
+            # same run needs no extra GET.
+            body |= {"includeSpreadsheetInResponse": True, "responseIncludeGridData": False}
+        tag = run if last else f"{run}:stage" if number == 0 else None
+        self._calls += 1
+        self._http.check_write = (lambda: self._was_applied(tag)) if tag else (lambda: False)
+        try:
+            answer = self._http.batch_update(self.key, body)
+        except WriteApplied:
+            if last:
+                self._metadata = self._read_back
+            return
+        finally:
+            self._http.check_write = None
+        if last:
+            self._metadata = answer.get("updatedSpreadsheet")
+
+    def _was_applied(self, tag: str) -> bool | None:
+        """Read the sheet back once: does a tab carry this write's run tag? None: unknown."""
+        get_once = getattr(self._http, "get_once", None)
+        metadata = get_once(self.key) if get_once is not None else None
+        if metadata is None:
+            return None
+        self._read_back = metadata
+        return any(
+            mark.get("metadataKey") == RUN_KEY and mark.get("metadataValue") == tag
+            for sheet in metadata.get("sheets", [])
+            for mark in sheet.get("developerMetadata", [])
         )
 
     def close(self) -> None:
@@ -199,9 +248,19 @@ class GoogleWorkbook:
 
     # errors
 
-    def _api_failure(self, error: APIError, *, writing: bool) -> CaseloopError:
+    def _api_failure(
+        self,
+        error: APIError,
+        *,
+        writing: bool,
+        tabs: list[SheetModel] = (),  # type: ignore[assignment]
+    ) -> CaseloopError:
         return api_failure(
-            error, key=self.key, account_email=self._service_account_email, writing=writing
+            error,
+            key=self.key,
+            account_email=self._service_account_email,
+            writing=writing,
+            tabs=list(tabs),
         )
 
 
