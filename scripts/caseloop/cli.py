@@ -228,15 +228,41 @@ def main() -> None:
     show_default=True,
     help="Output format.",
 )
+@click.option(
+    "--templates",
+    "templates_check",
+    is_flag=False,
+    flag_value="-",
+    metavar="[DIR]",
+    help="Also check the message templates (default folder: sheets_schema/templates): a "
+    "syntax error or an unknown field is named with its file.",
+)
 @handle_errors
-def validate(fmt: str, **kwargs: Any) -> None:
+def validate(fmt: str, templates_check: str | None, **kwargs: Any) -> None:
     """Check the headers and every cell of the case log.
 
     Prints each problem with its cell address, errors first, then warnings.
-    Exit 0 when clean or warnings only, 1 with data errors, 2 when the log cannot be read.
+    Exit 0 when clean or warnings only, 1 with data errors, 2 when the log cannot be read
+    (or, with --templates, a template is broken).
     """
+    if templates_check is not None and templates_check != "-":
+        kwargs["templates_path"] = Path(templates_check)
     settings = settings_from(kwargs)
     loaded = _load(settings, Progress(quiet=True))
+    if templates_check is not None:
+        from .engine import check_templates
+
+        checked = check_templates(loaded, settings)
+        if fmt == "text":
+            click.echo(
+                _say(
+                    loaded.lang,
+                    "templates_ok",
+                    n=len(checked.kinds),
+                    folder=checked.folder,
+                    kinds=("、" if loaded.lang == "zh" else ", ").join(checked.kinds),
+                )
+            )
     frame = loaded.frame
     errors, warnings = frame.errors, frame.warnings
     wording, lang = loaded.wording(settings), loaded.lang
@@ -517,23 +543,29 @@ def draft(case_id: str, kind: str | None, **kwargs: Any) -> None:
     case = find_case(loaded, settings, case_id)
     lang = loaded.lang
     chosen = kind.strip().lower() if kind else situation(case)
+    rules = settings.rules
     if chosen is None:
-        state = case.get("flag") or case.get("Status") or "closed"
+        flag, status = case.get("flag"), case.get("Status")
+        if lang == "zh":
+            state = rules.flags[flag].zh if flag in rules.flags else None
+            state = state or rules.zh_labels.get("Status", {}).get(str(status), status)
+        else:
+            state = flag or status
         raise CaseloopError(
-            _say(lang, "draft_nothing", case_id=case_id.strip(), state=state)
-            + ", ".join(templates.kinds)
-            + "."
+            _say(lang, "draft_nothing", case_id=case_id.strip(), state=state or "—")
+            + ("、" if lang == "zh" else ", ").join(templates.kinds)
+            + ("。" if lang == "zh" else ".")
         )
-    # English to Amazon unless Chinese was asked for; a note to the team in its language.
-    asked = settings.lang if settings.lang != "auto" else "en"
-    if chosen in templates.internal:
-        asked = lang if settings.lang == "auto" else settings.lang
+    # The same language as the Status tab's Draft column: English to Amazon, Chinese only where
+    # Chinese support handles the category (with --lang zh or a Chinese log); a note to the team
+    # in its language.
     category = case.get("Category") if isinstance(case.get("Category"), str) else None
-    out = draft_case(case, templates, settings.rules, settings.playbook, asked, chosen)
+    out = draft_case(case, templates, rules, settings.playbook, lang, chosen)
     assert out is not None  # a situation was chosen
     click.echo(out.text)
-    if asked == "zh" and out.lang == "en":
-        click.echo(f"caseloop: {_say(lang, 'draft_english', category=category)}", err=True)
+    if lang == "zh" and out.lang == "en" and category:
+        shown = rules.zh_labels.get("Category", {}).get(category, category)
+        click.echo(f"caseloop: {_say(lang, 'draft_english', category=shown)}", err=True)
     if out.missing:
         fill = ("、" if lang == "zh" else ", ").join(out.missing)
         click.echo(f"caseloop: {_say(lang, 'draft_fill', fields=fill)}", err=True)
@@ -544,8 +576,8 @@ def _answers_line(lang: str, title: str, base: Any, target: str) -> str:
         lang,
         "wrote_answers",
         title=title,
-        problems=len(base.problems),
-        missing=len(base.missing),
+        solved=len(base.problems),
+        unanswered=len(base.missing),
         target=target,
     )
 

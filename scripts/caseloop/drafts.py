@@ -115,27 +115,27 @@ class Draft:
         return [c for c in dict.fromkeys(by_bracket.get(b) for b in self.missing) if c]
 
 
-def _refuse(path: Path, text: str) -> CaseloopError:
-    return CaseloopError(f"{path}: {text}")
-
-
 def _settings(folder: Path) -> dict[str, Any]:
     path = folder / SETTINGS_FILE
     if not path.is_file():
-        raise CaseloopError(
-            f"{folder} has no {SETTINGS_FILE}; copy it from sheets_schema/templates/ "
-            "(it lists the fields a template may name)."
-        )
+        raise CaseloopError.said("templates_no_settings", folder=str(folder))
     data = load_yaml(path, "templates", None)
     if not isinstance(data, dict) or not isinstance(data.get("fields"), dict):
-        raise _refuse(path, "needs a fields: mapping (field: {en: '[…]', zh: '[…]'}).")
+        raise CaseloopError.said("templates_no_fields", path=str(path))
     for name, info in data["fields"].items():
         if not isinstance(info, dict) or not isinstance(info.get("en"), str):
-            raise _refuse(path, f'fields.{name} needs an en: bracket such as "[order ID]".')
+            raise CaseloopError.said("templates_field_bracket", path=str(path), field=name)
     for key in ("chinese_support", "internal"):
         if not isinstance(data.get(key) or [], list):
-            raise _refuse(path, f"{key} must be a list.")
+            raise CaseloopError.said("templates_not_list", path=str(path), setting=key)
     return data
+
+
+def _nearest(name: str, known: set[str]) -> list[str]:
+    """The fields spelled most like ``name`` (a typo's likely meaning)."""
+    from rapidfuzz import fuzz, process
+
+    return [n for n, _, _ in process.extract(name, sorted(known), scorer=fuzz.ratio, limit=3)]
 
 
 @cache
@@ -144,9 +144,7 @@ def load_templates(folder: Path = TEMPLATES_DIR) -> Templates:
     a missing piece is named with its file and line, before anything is drafted."""
     folder = Path(folder)
     if not folder.is_dir():
-        raise CaseloopError(
-            f"The templates folder {folder} does not exist; give a folder of .j2 files."
-        )
+        raise CaseloopError.said("templates_no_folder", folder=str(folder))
     data = _settings(folder)
     known = set(data["fields"])
     env = SandboxedEnvironment(
@@ -163,40 +161,37 @@ def load_templates(folder: Path = TEMPLATES_DIR) -> Templates:
         path = folder / name
         match = _NAME.match(name)
         if match is None:
-            raise _refuse(
-                path,
-                "name a template <situation>.<en|zh>.j2 in lowercase words joined by -, "
-                "e.g. follow-up.en.j2.",
-            )
+            raise CaseloopError.said("template_bad_name", path=str(path))
         source = path.read_text(encoding="utf-8")
         try:
             tree = env.parse(source, name, str(path))
         except TemplateSyntaxError as exc:
-            raise _refuse(
-                path, f"line {exc.lineno}: {exc.message} (a Jinja2 syntax error); fix the template."
+            raise CaseloopError.said(
+                "template_syntax", path=str(path), line=exc.lineno, detail=exc.message
             ) from None
         unknown = sorted(meta.find_undeclared_variables(tree) - known)
         if unknown:
-            raise _refuse(
-                path,
-                f"names {{{{ {unknown[0]} }}}}, which caseloop does not fill; use one of "
-                f"{', '.join(sorted(known))} (or add it to {SETTINGS_FILE}).",
+            raise CaseloopError.said(
+                "template_unknown_field",
+                path=str(path),
+                field=unknown[0],
+                known=", ".join(_nearest(unknown[0], known)),
+                known_zh="、".join(_nearest(unknown[0], known)),
             )
         for piece in meta.find_referenced_templates(tree):
             if piece is None or not (folder / piece).is_file():
-                raise _refuse(
-                    path, f'includes "{piece}", which is not a file of {folder}; fix the name.'
+                raise CaseloopError.said(
+                    "template_missing_piece", path=str(path), piece=piece, folder=str(folder)
                 )
         if not match["kind"].startswith("_"):
             langs.setdefault(match["kind"], []).append(match["lang"])
     for kind, have in langs.items():
         if "en" not in have:
-            raise _refuse(
-                folder / f"{kind}.{have[0]}.j2",
-                f"has no English version {kind}.en.j2; add one (English is the default).",
+            raise CaseloopError.said(
+                "template_no_english", path=str(folder / f"{kind}.{have[0]}.j2"), kind=kind
             )
     if not langs:
-        raise CaseloopError(f"The templates folder {folder} has no <situation>.en.j2 file.")
+        raise CaseloopError.said("templates_none", folder=str(folder))
     return Templates(
         folder=folder,
         env=env,
@@ -385,9 +380,12 @@ def render(templates: Templates, kind: str, lang: str, values: dict[str, Any]) -
     """The draft of ``kind`` in ``lang`` filled with ``values``; a cell's text is never run
     as template code (it is a value, and the environment is sandboxed)."""
     if kind not in templates.langs:
-        raise CaseloopError(
-            f'There is no template for the situation "{kind}"; the situations are '
-            f"{', '.join(templates.kinds)} (files in {templates.folder})."
+        raise CaseloopError.said(
+            "template_no_situation",
+            kind=kind,
+            kinds=", ".join(templates.kinds),
+            kinds_zh="、".join(templates.kinds),
+            folder=str(templates.folder),
         )
     name = f"{kind}.{lang}.j2"
     brackets = {k: v.get(lang) or v["en"] for k, v in templates.fields.items()}
@@ -396,8 +394,8 @@ def render(templates: Templates, kind: str, lang: str, values: dict[str, Any]) -
     try:
         text = templates.env.get_template(name).render(values)
     except TemplateError as exc:
-        raise CaseloopError(
-            f"{templates.folder / name}: {exc} (while drafting); fix the template."
+        raise CaseloopError.said(
+            "template_failed", path=str(templates.folder / name), detail=str(exc)
         ) from None
     finally:
         _STATE.reset(token)
@@ -421,11 +419,29 @@ def draft_case(
     return render(templates, kind, out_lang, context(case, rules, playbook, out_lang))
 
 
-def fill_note(draft: Draft, templates: Templates) -> str:
-    """What the sender fills in before sending (for the Notes and the draft command)."""
-    sep = "、" if draft.lang == "zh" else ", "
+def fill_note(draft: Draft, lang: str) -> str:
+    """What the sender fills in before sending, listed in ``lang`` (the team's language; the
+    brackets are in the draft's)."""
+    sep = "、" if lang == "zh" else ", "
     return sep.join(draft.missing)
 
 
 def brackets_of(templates: Templates, lang: str) -> Iterable[str]:
     return (v.get(lang) or v["en"] for v in templates.fields.values())
+
+
+def check_all(
+    templates: Templates,
+    rules: Rules,
+    playbook: Playbook | None,
+    samples: Iterable[dict[str, Any]] = (),
+) -> Templates:
+    """Render every template in every language for every category, from a bare row (only its
+    Category) and from ``samples`` (rows of the log): a template that fails at render time
+    (a bad filter, a wrong use of a field) is named with its file, as a syntax error is."""
+    rows = [{"Category": c} for c in rules.categories] + list(samples)
+    for kind, langs in templates.langs.items():
+        for lang in langs:
+            for row in rows:
+                render(templates, kind, lang, context(row, rules, playbook, lang))
+    return templates

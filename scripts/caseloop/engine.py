@@ -374,6 +374,17 @@ def answers_model(loaded: Loaded, settings: Settings, title: str | None = None) 
     return model
 
 
+def check_templates(loaded: Loaded, settings: Settings) -> Templates:
+    """The message templates, loaded and rendered for every category and a few of the log's
+    own rows (``validate --templates``); a broken one is named with its file."""
+    from .drafts import check_all
+
+    judged = judge(loaded, settings)
+    valid = judged[~judged["_invalid"]] if "_invalid" in judged else judged
+    samples = valid.drop_duplicates("Category").head(50).to_dict("records")
+    return check_all(settings.templates, settings.rules, settings.playbook, samples)
+
+
 def find_case(loaded: Loaded, settings: Settings, case_id: str) -> dict[str, Any]:
     """The judged row of ``case_id``; an unknown ID is one sentence naming the nearest IDs."""
     from rapidfuzz import fuzz, process
@@ -386,12 +397,11 @@ def find_case(loaded: Loaded, settings: Settings, case_id: str) -> dict[str, Any
         return hits.iloc[0].to_dict()
     known = [i for i in dict.fromkeys(ids) if i and i not in ("nan", "None")]
     nearest = process.extract(wanted, known, scorer=fuzz.ratio, limit=3)
+    where = {"case_id": wanted, "tab": loaded.frame.tab, "location": loaded.workbook.location}
+    if not nearest:
+        raise CaseloopError.said("unknown_case_no_ids", **where)
     near = ", ".join(n for n, _, _ in nearest)
-    tab = loaded.frame.tab
-    raise CaseloopError(
-        f'No case "{wanted}" in the tab "{tab}" of {loaded.workbook.location}'
-        + (f"; the nearest Case IDs are {near}." if near else "; the tab has no Case IDs.")
-    )
+    raise CaseloopError.said("unknown_case", near=near, near_zh=near.replace(", ", "、"), **where)
 
 
 def weekly_text(report: WeeklyReport, settings: Settings, lang: str | None = None) -> str:

@@ -528,7 +528,7 @@ def render_answers(
 
     heading = text(
         "title",
-        problems=len(base.problems),
+        solved=len(base.problems),
         resolved=base.resolved,
         as_of=as_of.strftime("%Y-%m-%d %H:%M"),
         generated=generated_at.strftime("%Y-%m-%d %H:%M"),

@@ -314,7 +314,7 @@ def _extras(
             if draft is not None:
                 text = draft.text
                 if draft.missing:
-                    fields = fill_note(draft, templates)
+                    fields = fill_note(draft, lang)
                     extra.append(labels.get("notes", "draft_fill", lang).format(fields=fields))
         drafts.append(text)
         notes.append(extra)
