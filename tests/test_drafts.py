@@ -110,7 +110,9 @@ def test_a_full_row_fills_its_ids_and_an_empty_row_shows_brackets():
     full = draft_case(full_case("Orders & returns"), TEMPLATES, RULES, PLAYBOOK, "en", "follow-up")
     assert "111-8012116-0164821" in full.text and "NorthPeak Gear" in full.text
     assert "[order ID]" not in full.text and full.missing == []
-    empty = draft_case(empty_case("Orders & returns"), TEMPLATES, RULES, PLAYBOOK, "en", "follow-up")
+    empty = draft_case(
+        empty_case("Orders & returns"), TEMPLATES, RULES, PLAYBOOK, "en", "follow-up"
+    )
     assert "Order ID: [order ID]" in empty.text
     assert "[store name]" in empty.text and "[your name]" in empty.text
     assert {"[order ID]", "[store name]", "[your name]"} <= set(empty.missing)
@@ -247,3 +249,112 @@ def test_a_template_cannot_reach_python_internals(tmp_path):
     templates = load_templates(folder)
     with pytest.raises(CaseloopError, match=r"probe\.en\.j2: .*unsafe|probe\.en\.j2: .*access"):
         draft_case(one(), templates, RULES, PLAYBOOK, "en", "probe")
+
+
+# --- the commands, on the demo ------------------------------------------------------------------
+
+SAMPLE = Path(__file__).parent.parent / "sample_data" / "case_log.xlsx"
+NOW_TEXT = "2026-11-20T18:00"
+MESSAGE_FLAGS = {"DEADLINE", "ESCALATE", "DUPLICATE", "REOPEN", "OVERDUE"}
+
+
+def cli(*args: str):
+    from click.testing import CliRunner
+
+    from caseloop.cli import main
+
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def status_rows(path: Path) -> list[dict]:
+    import openpyxl
+
+    sheet = openpyxl.load_workbook(path)["Status"]
+    rows = list(sheet.iter_rows(min_row=2, values_only=True))
+    return [dict(zip(rows[0], r, strict=True)) for r in rows[1:]]
+
+
+def test_sync_puts_a_ready_english_draft_on_each_row_that_needs_a_message(tmp_path):
+    out = tmp_path / "out.xlsx"
+    result = cli("sync", SAMPLE, "--now", NOW_TEXT, "--output", out)
+    assert result.exit_code == 0, result.output
+    rows = status_rows(out)
+    need = [r for r in rows if r["Flag"] in MESSAGE_FLAGS]
+    assert len(need) == 12  # DEADLINE 4, ESCALATE 3, DUPLICATE 1, REOPEN 1, OVERDUE 3
+    for row in need:
+        text = row["Draft message"]
+        # A claim response (pasted on the Performance page) quotes the order, not the case.
+        assert text and (row["Case ID"] in text or "Order ID: " in text), row["Case ID"]
+        assert not HOLES.search(text) and not re.search(r"[\u4e00-\u9fff]", text), text
+        for bracket in re.findall(r"\[[^\]]+\]", text):
+            assert bracket in row["Notes"], (row["Case ID"], bracket)  # Notes say what to fill
+    assert all(r["Draft message"] is None for r in rows if r["Flag"] not in MESSAGE_FLAGS)
+    escalate = next(r for r in need if r["Case ID"] == "17339394126")
+    assert "Transfer to Supervisor" in escalate["Draft message"]
+    assert "17316819433" in escalate["Draft message"]  # its related case
+
+
+def test_no_drafts_leaves_the_column_off(tmp_path):
+    out = tmp_path / "out.xlsx"
+    assert cli("sync", SAMPLE, "--now", NOW_TEXT, "--output", out, "--no-drafts").exit_code == 0
+    rows = status_rows(out)
+    assert "Draft message" not in rows[0] and "Flag" in rows[0]
+    assert not any("Draft: fill" in str(r["Notes"]) for r in rows)
+
+
+def test_draft_prints_the_follow_up_of_an_overdue_case():
+    result = cli("draft", SAMPLE, "17321722314", "--now", NOW_TEXT)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("Dear Amazon Support,\n\nI am following up on case 17321722314")
+    assert "Best regards,\nZhang Min\nVelden Kitchen" in result.stdout
+
+
+def test_draft_of_an_unknown_case_names_the_nearest_ids_in_one_sentence():
+    result = cli("draft", SAMPLE, "1732172231", "--now", NOW_TEXT)
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.output
+    assert lines[0].startswith('caseloop: No case "1732172231" in the tab "Cases" of ')
+    assert "the nearest Case IDs are 17321722314" in lines[0]
+
+
+def test_draft_kind_chooses_the_situation_and_brackets_go_to_stderr():
+    result = cli("draft", SAMPLE, "17321722314", "--now", NOW_TEXT, "--kind", "reopen")
+    assert result.exit_code == 0, result.output
+    assert "I would like to reopen case 17321722314" in result.stdout
+    assert "fill in before sending: [date closed], [what is still not fixed]" in result.stderr
+    unknown = cli("draft", SAMPLE, "17321722314", "--now", NOW_TEXT, "--kind", "thanks")
+    assert unknown.exit_code == 2
+    assert 'no template for the situation "thanks"; the situations are a-to-z,' in unknown.stderr
+
+
+def test_draft_lang_zh_is_chinese_only_where_chinese_support_answers():
+    account = cli("draft", SAMPLE, "17334497807", "--now", NOW_TEXT, "--lang", "zh")
+    assert account.exit_code == 0, account.output
+    assert account.stdout.startswith("您好，") and "17334497807" in account.stdout
+    payments = cli("draft", SAMPLE, "17338085060", "--now", NOW_TEXT, "--lang", "zh")
+    assert payments.stdout.startswith("Dear Amazon Support,")
+    assert "「收款」类问题由亚马逊英文团队处理，草稿为英文。" in payments.stderr
+    resolved = cli("draft", SAMPLE, "17326323329", "--now", NOW_TEXT, "--lang", "zh")
+    assert resolved.exit_code == 2 and "状态是「已解决」" in resolved.stderr
+
+
+def test_validate_templates_names_a_broken_template_with_its_file(tmp_path):
+    clean = cli("validate", SAMPLE, "--now", NOW_TEXT, "--templates")
+    assert clean.exit_code == 1  # the demo's two INVALID rows; the templates are fine
+    assert "Templates: 10 situations in " in clean.stdout
+    folder = _copy_templates(tmp_path)
+    (folder / "keep-open.en.j2").write_text(
+        "Please keep case {{ case_id }} open until {{ reply_date }}.\n"
+    )
+    typo = cli("validate", SAMPLE, "--now", NOW_TEXT, "--templates", folder)
+    assert typo.exit_code == 2
+    assert f"{folder / 'keep-open.en.j2'}: names {{{{ reply_date }}}}" in typo.stderr
+    assert re.search(r"did you mean [a-z_, ]*\breply_by\b", typo.stderr)
+    (folder / "keep-open.en.j2").write_text("Please keep {% for %} open.\n")
+    broken = cli("validate", SAMPLE, "--now", NOW_TEXT, "--templates", folder)
+    assert broken.exit_code == 2 and "keep-open.en.j2: line 1:" in broken.stderr
+    (folder / "keep-open.en.j2").write_text("Open since {{ opened | round }}.\n")
+    failing = cli("validate", SAMPLE, "--now", NOW_TEXT, "--templates", folder)
+    assert failing.exit_code == 2 and "keep-open.en.j2:" in failing.stderr

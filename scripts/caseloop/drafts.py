@@ -393,9 +393,12 @@ def render(templates: Templates, kind: str, lang: str, values: dict[str, Any]) -
     token = _STATE.set((brackets, printed))
     try:
         text = templates.env.get_template(name).render(values)
-    except TemplateError as exc:
+    except (TemplateError, TypeError, ValueError, ArithmeticError, LookupError) as exc:
+        # A team's template can apply a filter to the wrong kind of value (round on a date):
+        # that is the template's fault, so it is named with its file like a syntax error.
+        detail = str(exc) if isinstance(exc, TemplateError) else f"{type(exc).__name__}: {exc}"
         raise CaseloopError.said(
-            "template_failed", path=str(templates.folder / name), detail=str(exc)
+            "template_failed", path=str(templates.folder / name), detail=detail
         ) from None
     finally:
         _STATE.reset(token)
