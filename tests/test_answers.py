@@ -351,7 +351,7 @@ def test_caseloop_answers_writes_the_tab_into_a_real_workbook(tmp_path):
     )
     assert result.exit_code == 0, result.output
     assert (
-        "Wrote 'Answers' (2 solved problems, 1 resolved cases without an answer)" in result.output
+        "Wrote 'Answers' (2 solved problems, 1 resolved case(s) without an answer)" in result.output
     )
     rows = read_tab(out, "Answers")
     assert rows[0][0].startswith("Answers (答疑库) — 2 problems solved, from 4 resolved cases")

@@ -320,13 +320,17 @@ def _match_open(
         for index, text in texts.items():
             if text in hit:
                 found[index] = hit[text]
-    notes = {}
-    for index, comp in found.items():
-        answer = answer_of.loc[comp]
-        notes[index] = {
-            "case_id": answer["_example"],
-            "hours": answer["_example_hours"],
-            "channel": answer["_example_channel"],
-            "what_worked": answer["what_worked"],
-        }
+    # One lookup table, not a frame row per open case (a log can have thousands of them).
+    by_comp = (
+        answer_of[["_example", "_example_hours", "_example_channel", "what_worked"]]
+        .rename(
+            columns={
+                "_example": "case_id",
+                "_example_hours": "hours",
+                "_example_channel": "channel",
+            }
+        )
+        .to_dict("index")
+    )
+    notes = {index: dict(by_comp[comp]) for index, comp in found.items()}
     return notes
