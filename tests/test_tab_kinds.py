@@ -270,17 +270,17 @@ def test_english_chinese_english_leave_one_tab_of_each_kind_in_excel(tmp_path: P
     shutil.copy(SAMPLE, log)
     runner = CliRunner()
     cases = sheet_rows(log.read_bytes(), "Cases")
-    for lang, status, weekly in (
-        ("en", "Status", "Weekly Summary"),
-        ("zh", "状态", "周报"),
-        ("en", "Status", "Weekly Summary"),
+    for lang, status, weekly, answers in (
+        ("en", "Status", "Weekly Summary", "Answers"),
+        ("zh", "状态", "周报", "答疑库"),
+        ("en", "Status", "Weekly Summary", "Answers"),
     ):
         for command in ("sync", "report"):
             result = runner.invoke(main, [command, str(log), "--now", NOW, "--lang", lang])
             assert result.exit_code == 0, result.output
         tabs = generated_tabs(log)
-        assert tabs == {status: "status", weekly: "weekly"}, lang
-        assert tab_names(log)[-2:] == [status, weekly]
+        assert tabs == {status: "status", weekly: "weekly", answers: "answers"}, lang
+        assert tab_names(log)[-3:] == [status, weekly, answers]
     assert sheet_rows(log.read_bytes(), "Cases") == cases
 
 
@@ -297,10 +297,10 @@ def test_english_chinese_english_leave_one_tab_of_each_kind_in_google(
     runner = CliRunner()
     obj = {"http_client": fake_client_class(fake_sheets.url)}
     ids: dict[str, int] = {}
-    for lang, status, weekly in (
-        ("en", "Status", "Weekly Summary"),
-        ("zh", "状态", "周报"),
-        ("en", "Status", "Weekly Summary"),
+    for lang, status, weekly, answers in (
+        ("en", "Status", "Weekly Summary", "Answers"),
+        ("zh", "状态", "周报", "答疑库"),
+        ("en", "Status", "Weekly Summary", "Answers"),
     ):
         for command in ("sync", "report"):
             fake_sheets.clear_log()
@@ -313,14 +313,14 @@ def test_english_chinese_english_leave_one_tab_of_each_kind_in_google(
             # The rename travels in the same batchUpdate: no request more than before.
             assert [r.kind for r in fake_sheets.log] == ["metadata", "values", "batchUpdate"]
         book = fake_sheets.book(KEY)
-        assert book.titles() == ["Cases", "Status (team)", status, weekly]
+        assert book.titles() == ["Cases", "Status (team)", status, weekly, answers]
         marks = {
             s.title: s.developer_metadata[0]["metadataValue"]
             for s in book.sheets
             if s.developer_metadata
         }
-        assert marks == {status: "status", weekly: "weekly"}
-        for kind, title in (("status", status), ("weekly", weekly)):
+        assert marks == {status: "status", weekly: "weekly", answers: "answers"}
+        for kind, title in (("status", status), ("weekly", weekly), ("answers", answers)):
             assert ids.setdefault(kind, book.sheet(title).sheet_id) == book.sheet(title).sheet_id
     assert fake_sheets.book(KEY).sheet("Cases").cells == cases
     assert fake_sheets.book(KEY).sheet("Status (team)").values() == [["the team's own board"]]
