@@ -57,13 +57,14 @@ def test_demo_sync_shows_every_flag_with_its_colour(demo, tmp_path):
     sheet = book["Status"]
     header = [c.value for c in sheet[2]]
     assert header[:5] == ["Case ID", "Marketplace", "Store", "Category", "Summary"]
-    assert header[-3:] == [
+    assert header[-4:] == [
         "Flag",
         "Next action",
         "Notes",
+        "Draft message",
     ]
     assert sheet.freeze_panes == "A3"
-    assert sheet.auto_filter.ref.startswith("A2:P")
+    assert sheet.auto_filter.ref.startswith("A2:Q")
     flag_col = header.index("Flag") + 1
     seen = []
     for row in sheet.iter_rows(min_row=3):
@@ -199,7 +200,7 @@ def test_report_writes_the_weekly_tab_with_a_chart_and_markdown(demo, tmp_path):
     assert run("sync", demo, "--now", NOW_TEXT).exit_code == 0
     assert run("report", demo, "--now", NOW_TEXT, "--week", "2026-W45").exit_code == 0
     book = openpyxl.load_workbook(demo)
-    assert book.sheetnames[-3:] == ["Weekly Summary", "Status", "History"]
+    assert book.sheetnames[-4:] == ["Weekly Summary", "Answers", "Status", "History"]
     assert "2026-W45" in book["Weekly Summary"]["A1"].value
 
 
@@ -306,9 +307,9 @@ def test_chinese_notes_name_priorities_and_columns_in_chinese(tmp_path):
         "sync", SAMPLE / "case_log_zh.xlsx", "--now", NOW_TEXT, "--lang", "zh", "--output", out
     )
     assert result.exit_code == 0
-    notes = " ".join(
-        str(r[-1].value) for r in openpyxl.load_workbook(out)["状态"].iter_rows(min_row=3)
-    )
+    sheet = openpyxl.load_workbook(out)["状态"]
+    column = [c.value for c in sheet[2]].index("备注")
+    notes = " ".join(str(r[column].value) for r in sheet.iter_rows(min_row=3))
     assert "超过「高」优先级上限 72 小时" in notes and "缺少：货件编号" in notes
     assert "Normal" not in notes and "Shipment ID" not in notes
 

@@ -179,8 +179,9 @@ def refusal(tmp_path: Path, path: str, value_yaml: str | None) -> str:
             "due_soon_ration is not a setting caseloop knows; remove it or correct its name "
             "(the settings here are timezone, reply_targets, after_live_answer_hours, "
             "our_reply_hours, due_soon_ratio, deadline_warn_hours, resolved_visible_days, "
-            "reopen_window_days, deadline_types, escalate, categories, channels, statuses, "
-            "priorities, marketplace_words, marketplaces, ambiguous, flags, notify, quiet_hours, owners, history).",
+            "reopen_window_days, deadline_types, escalate, answers, categories, channels, statuses, "
+            "priorities, marketplace_words, marketplaces, ambiguous, flags, notify, quiet_hours, "
+            "owners, history).",
         ),
         (
             "flags.OVERDUE.colour",

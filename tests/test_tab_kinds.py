@@ -270,17 +270,22 @@ def test_english_chinese_english_leave_one_tab_of_each_kind_in_excel(tmp_path: P
     shutil.copy(SAMPLE, log)
     runner = CliRunner()
     cases = sheet_rows(log.read_bytes(), "Cases")
-    for lang, status, weekly, history in (
-        ("en", "Status", "Weekly Summary", "History"),
-        ("zh", "状态", "周报", "历史"),
-        ("en", "Status", "Weekly Summary", "History"),
+    for lang, status, weekly, history, answers in (
+        ("en", "Status", "Weekly Summary", "History", "Answers"),
+        ("zh", "状态", "周报", "历史", "答疑库"),
+        ("en", "Status", "Weekly Summary", "History", "Answers"),
     ):
         for command in ("sync", "report"):
             result = runner.invoke(main, [command, str(log), "--now", NOW, "--lang", lang])
             assert result.exit_code == 0, result.output
         tabs = generated_tabs(log)
-        assert tabs == {status: "status", weekly: "weekly", history: "history"}, lang
-        assert tab_names(log)[-3:] == [status, history, weekly]
+        assert tabs == {
+            status: "status",
+            weekly: "weekly",
+            history: "history",
+            answers: "answers",
+        }, lang
+        assert tab_names(log)[-4:] == [status, history, weekly, answers]
     assert sheet_rows(log.read_bytes(), "Cases") == cases
 
 
@@ -297,10 +302,10 @@ def test_english_chinese_english_leave_one_tab_of_each_kind_in_google(
     runner = CliRunner()
     obj = {"http_client": fake_client_class(fake_sheets.url)}
     ids: dict[str, int] = {}
-    for lang, status, weekly, history in (
-        ("en", "Status", "Weekly Summary", "History"),
-        ("zh", "状态", "周报", "历史"),
-        ("en", "Status", "Weekly Summary", "History"),
+    for lang, status, weekly, history, answers in (
+        ("en", "Status", "Weekly Summary", "History", "Answers"),
+        ("zh", "状态", "周报", "历史", "答疑库"),
+        ("en", "Status", "Weekly Summary", "History", "Answers"),
     ):
         for command in ("sync", "report"):
             fake_sheets.clear_log()
@@ -316,14 +321,19 @@ def test_english_chinese_english_leave_one_tab_of_each_kind_in_google(
             read = "values" if first and command == "sync" else "batchGet"
             assert [r.kind for r in fake_sheets.log] == ["metadata", read, "batchUpdate"]
         book = fake_sheets.book(KEY)
-        assert book.titles() == ["Cases", "Status (team)", status, history, weekly]
+        assert book.titles() == ["Cases", "Status (team)", status, history, weekly, answers]
         marks = {
             s.title: s.developer_metadata[0]["metadataValue"]
             for s in book.sheets
             if s.developer_metadata
         }
-        assert marks == {status: "status", weekly: "weekly", history: "history"}
-        for kind, title in (("status", status), ("weekly", weekly), ("history", history)):
+        assert marks == {status: "status", weekly: "weekly", history: "history", answers: "answers"}
+        for kind, title in (
+            ("status", status),
+            ("weekly", weekly),
+            ("history", history),
+            ("answers", answers),
+        ):
             assert ids.setdefault(kind, book.sheet(title).sheet_id) == book.sheet(title).sheet_id
     assert fake_sheets.book(KEY).sheet("Cases").cells == cases
     assert fake_sheets.book(KEY).sheet("Status (team)").values() == [["the team's own board"]]

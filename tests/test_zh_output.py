@@ -193,6 +193,24 @@ SAMPLE_FIELDS = {
     "link": "out/case_log.xlsx",
     "before": 6,
     "since": "2026-11-20 18:00",
+    # Drafts and the answer base (issue 14).
+    "channel": "电话",
+    "span": "3 天",
+    "fields": "[订单号]、[ASIN]",
+    "solved": 28,
+    "resolved": 54,
+    "state": "已解决",
+    "category": "账户健康",
+    "what_worked": "已恢复上架",
+    "field": "order_number",
+    "setting": "chinese_support",
+    "line": 3,
+    "detail": "unexpected end of template",
+    "known": "asin、case_id",
+    "piece": "_ids.en.j2",
+    "kinds": "follow-up、escalate",
+    "near": "17300000001、17300000002",
+    "unanswered": 1,
 }
 
 

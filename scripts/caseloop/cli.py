@@ -96,6 +96,7 @@ OPTIONS = {
     "report_tab": "--report-tab",
     "notify": "--notify",
     "test": "--test",
+    "answers_tab": "--answers-tab",
 }
 
 
@@ -218,6 +219,21 @@ def notify_urls(given: tuple[str, ...], setting: str = "notify") -> tuple[tuple[
     return tuple(split_urls(os.environ.get(NOTIFY_ENV))), NOTIFY_ENV
 
 
+templates_option = click.option(
+    "--templates",
+    "templates_path",
+    type=click.Path(path_type=Path),
+    metavar="DIR",
+    help="Folder of message templates (default: sheets_schema/templates).",
+)
+answers_tab_option = click.option(
+    "--answers-tab",
+    metavar="NAME",
+    callback=tab_name,
+    help="Name of the Answers tab (default: Answers, or 答疑库 with --lang zh).",
+)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="caseloop")
 def main() -> None:
@@ -238,15 +254,41 @@ def main() -> None:
     show_default=True,
     help="Output format.",
 )
+@click.option(
+    "--templates",
+    "templates_check",
+    is_flag=False,
+    flag_value="-",
+    metavar="[DIR]",
+    help="Also check the message templates (default folder: sheets_schema/templates): a "
+    "syntax error or an unknown field is named with its file.",
+)
 @handle_errors
-def validate(fmt: str, **kwargs: Any) -> None:
+def validate(fmt: str, templates_check: str | None, **kwargs: Any) -> None:
     """Check the headers and every cell of the case log.
 
     Prints each problem with its cell address, errors first, then warnings.
-    Exit 0 when clean or warnings only, 1 with data errors, 2 when the log cannot be read.
+    Exit 0 when clean or warnings only, 1 with data errors, 2 when the log cannot be read
+    (or, with --templates, a template is broken).
     """
+    if templates_check is not None and templates_check != "-":
+        kwargs["templates_path"] = Path(templates_check)
     settings = settings_from(kwargs)
     loaded = _load(settings, Progress(quiet=True))
+    if templates_check is not None:
+        from .engine import check_templates
+
+        checked = check_templates(loaded, settings)
+        if fmt == "text":
+            click.echo(
+                _say(
+                    loaded.lang,
+                    "templates_ok",
+                    n=len(checked.kinds),
+                    folder=checked.folder,
+                    kinds=("、" if loaded.lang == "zh" else ", ").join(checked.kinds),
+                )
+            )
     frame = loaded.frame
     errors, warnings = frame.errors, frame.warnings
     wording, lang = loaded.wording(settings), loaded.lang
@@ -303,6 +345,12 @@ def validate(fmt: str, **kwargs: Any) -> None:
     callback=tab_name,
     help="Name of the generated tab (default: Status, or 状态 with --lang zh).",
 )
+@click.option(
+    "--no-drafts",
+    is_flag=True,
+    help="Leave the Draft column (a message for each row that needs one) off the Status tab.",
+)
+@templates_option
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors (for cron).")
 @notify_option
 @handle_errors
@@ -310,6 +358,7 @@ def sync(
     output: str | None,
     dry_run: bool,
     status_tab: str | None,
+    no_drafts: bool,
     quiet: bool,
     notify: tuple[str, ...],
     **kwargs: Any,
@@ -329,7 +378,7 @@ def sync(
     loaded = _load(settings, progress, for_writing=not dry_run, with_history=not dry_run)
     lang = loaded.lang
     progress(f"judging {len(loaded.frame.cases)} cases ...")
-    model, view = status_model(loaded, settings, status_tab)
+    model, view = status_model(loaded, settings, status_tab, drafts=not no_drafts)
     counts = _say(lang, "count_separator").join(
         f"{label} {n}" for label, n in flag_counts(view, settings.rules, settings.labels, lang)
     )
@@ -398,6 +447,7 @@ def sync(
     callback=tab_name,
     help="Name of the generated tab (default: Weekly Summary, or 周报 with --lang zh).",
 )
+@answers_tab_option
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors (for cron).")
 @notify_option
 @handle_errors
@@ -406,18 +456,28 @@ def report(
     output: str | None,
     markdown_path: str | None,
     report_tab: str | None,
+    answers_tab: str | None,
     quiet: bool,
     notify: tuple[str, ...],
     **kwargs: Any,
 ) -> None:
-    """Write the Weekly Summary tab: 12 weeks of numbers, breakdowns, backlog and a chart.
+    """Write the Weekly Summary tab (12 weeks of numbers, breakdowns, backlog and a chart) and
+    the Answers tab (the problems the team has solved), in one write.
 
-    With --markdown the same report is written as Markdown; a .csv log can only do that.
-    With --notify a short weekly digest goes to the team's chat once the tab is written.
+    With --markdown the weekly report is written as Markdown; a .csv log can only do that.
+    With --notify a short weekly digest goes to the team's chat once the tabs are written.
     Exit 0 when written, 2 when nothing was written, 3 when written but the digest was not
     delivered.
     """
-    from .engine import check_markdown_path, weekly, weekly_model, weekly_text, write
+    from .engine import (
+        answer_base,
+        answers_model,
+        check_markdown_path,
+        weekly,
+        weekly_model,
+        weekly_text,
+        write,
+    )
     from .notify import check_urls
     from .render import week_label
 
@@ -437,12 +497,14 @@ def report(
     link = loaded.workbook.location
     if not read_only:
         model = weekly_model(result, settings, report_tab, lang)
-        progress(f"writing the {model.title!r} tab ...")
-        written = write(loaded, [model])
+        answers = answers_model(loaded, settings, answers_tab)
+        progress(f"writing the {model.title!r} and {answers.title!r} tabs ...")
+        written = write(loaded, [model, answers])
         link = written.target
         if not quiet:
             week = week_label(result.week, settings.labels, lang)
             say(_say(lang, "wrote_report", title=model.title, week=week, target=written.target))
+            say(_answers_line(lang, answers.title, answer_base(loaded, settings), written.target))
             _tell_backup(say, written.backup, lang)
     if markdown_path:
         text = weekly_text(result, settings, lang)
@@ -628,6 +690,108 @@ def init(
 
         create_xlsx(new_log, Path(log))
         click.echo(_say(lang, "init_created", path=log, **said))
+
+
+@main.command()
+@common_options
+@click.option(
+    "--output",
+    type=click.Path(),
+    metavar="PATH",
+    help="Write a copy with the Answers tab here; leave LOG alone (Excel only).",
+)
+@answers_tab_option
+@click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors (for cron).")
+@handle_errors
+def answers(output: str | None, answers_tab: str | None, quiet: bool, **kwargs: Any) -> None:
+    """Write the Answers tab (答疑库) on its own: one row per problem the team has solved.
+
+    Built from the Resolved cases; those without a Resolution are listed at the end, by owner.
+    Exit 0 when written, 2 when nothing was written.
+    """
+    from .engine import answer_base, answers_model, write
+
+    progress = Progress(quiet)
+    settings = settings_from({**kwargs, "output": output})
+    loaded = _load(settings, progress, for_writing=True)
+    if loaded.workbook.read_only:
+        raise CaseloopError.said("csv_no_answers", location=loaded.workbook.location)
+    model = answers_model(loaded, settings, answers_tab)
+    progress(f"writing the {model.title!r} tab ...")
+    written = write(loaded, [model])
+    if not quiet:
+        line = _answers_line(
+            loaded.lang, model.title, answer_base(loaded, settings), written.target
+        )
+        click.echo(line)
+        _tell_backup(click.echo, written.backup, loaded.lang)
+
+
+@main.command()
+@common_options
+@click.argument("case_id")
+@click.option(
+    "--kind",
+    metavar="SITUATION",
+    help="The situation to draft (first-contact, follow-up, callback, escalate, reopen, "
+    "keep-open, merge, a-to-z, chargeback, needs-info, or a team's own template); "
+    "default: the one the case's flag calls for.",
+)
+@templates_option
+@handle_errors
+def draft(case_id: str, kind: str | None, **kwargs: Any) -> None:
+    """Print the message draft for one case (pipe it to the clipboard).
+
+    English to Amazon; with --lang zh, Chinese where Chinese support handles the category
+    (account, basic logistics, VAT). What to fill in before sending goes to stderr.
+    Exit 0 when printed, 2 for an unknown case ID or a case with nothing to send.
+    """
+    from .drafts import draft_case, situation
+    from .engine import find_case
+
+    settings = settings_from(kwargs)
+    templates = settings.templates
+    loaded = _load(settings, Progress(quiet=True))
+    case = find_case(loaded, settings, case_id)
+    lang = loaded.lang
+    chosen = kind.strip().lower() if kind else situation(case)
+    rules = settings.rules
+    if chosen is None:
+        flag, status = case.get("flag"), case.get("Status")
+        if lang == "zh":
+            state = rules.flags[flag].zh if flag in rules.flags else None
+            state = state or rules.zh_labels.get("Status", {}).get(str(status), status)
+        else:
+            state = flag or status
+        raise CaseloopError(
+            _say(lang, "draft_nothing", case_id=case_id.strip(), state=state or "—")
+            + ("、" if lang == "zh" else ", ").join(templates.kinds)
+            + ("。" if lang == "zh" else ".")
+        )
+    # The same language as the Status tab's Draft column: English to Amazon, Chinese only where
+    # Chinese support handles the category (with --lang zh or a Chinese log); a note to the team
+    # in its language.
+    category = case.get("Category") if isinstance(case.get("Category"), str) else None
+    out = draft_case(case, templates, rules, settings.playbook, lang, chosen)
+    assert out is not None  # a situation was chosen
+    click.echo(out.text)
+    if lang == "zh" and out.lang == "en" and category:
+        shown = rules.zh_labels.get("Category", {}).get(category, category)
+        click.echo(f"caseloop: {_say(lang, 'draft_english', category=shown)}", err=True)
+    if out.missing:
+        fill = ("、" if lang == "zh" else ", ").join(out.missing)
+        click.echo(f"caseloop: {_say(lang, 'draft_fill', fields=fill)}", err=True)
+
+
+def _answers_line(lang: str, title: str, base: Any, target: str) -> str:
+    return _say(
+        lang,
+        "wrote_answers",
+        title=title,
+        solved=len(base.problems),
+        unanswered=len(base.missing),
+        target=target,
+    )
 
 
 def _load(

@@ -117,6 +117,10 @@ class Rules:
     owners: dict[str, str] = field(default_factory=dict)
     # History (issue 13): days of changes the History tab keeps.
     history_keep_days: float = 400.0
+    # The Answers tab: how alike two Summaries must be (0-100) to be one problem; with a shared
+    # ASIN, Order ID or Shipment ID, the lower bar.
+    answer_similarity: float = 70.0
+    answer_same_id_similarity: float = 60.0
 
     def allowed(self, column: str) -> list[str]:
         """The canonical values of an enum column, for messages."""
@@ -261,6 +265,8 @@ def load_rules(path: Path = DEFAULT_RULES) -> Rules:
         zh_labels=zh_labels,
         after_live_answer_hours=float(data.get("after_live_answer_hours", 24)),
         reopen_window_days=float(data.get("reopen_window_days", 14)),
+        answer_similarity=float((data.get("answers") or {}).get("similarity", 70)),
+        answer_same_id_similarity=float((data.get("answers") or {}).get("same_id_similarity", 60)),
         status_label_turns={
             name: info["turn"] for name, info in (label_entries or {}).items() if info
         },

@@ -32,6 +32,8 @@ from .problems import Wording
 from .schema import Schema, load_schema, normalize_label
 
 if TYPE_CHECKING:  # imported when used, so --help and validate do not load them
+    from .answers import AnswerBase
+    from .drafts import Templates
     from .history import History, Read
     from .views import StatusView
     from .weekly import WeeklyReport
@@ -48,6 +50,7 @@ class Settings:
     schema_path: Path = DEFAULT_SCHEMA
     rules_path: Path = DEFAULT_RULES
     labels_path: Path = DEFAULT_LABELS
+    templates_path: Path | None = None  # the message templates (default sheets_schema/templates)
     credentials: str | None = None
     lang: str = "en"  # "en", "zh", or "auto": Chinese when the Cases header is Chinese
     now: str | None = None
@@ -91,6 +94,14 @@ class Settings:
     def labels(self) -> Labels:
         return load_labels(Path(self.labels_path))
 
+    @property
+    def templates(self) -> Templates:
+        """The message templates, every file checked (a syntax error or an unknown field is
+        named with its file before anything is written)."""
+        from .drafts import TEMPLATES_DIR, load_templates
+
+        return load_templates(Path(self.templates_path or TEMPLATES_DIR))
+
 
 @dataclass
 class Loaded:
@@ -104,6 +115,7 @@ class Loaded:
     history: Read | None = None
     history_tab: str | None = None
     judged: pd.DataFrame | None = None  # the cases judged once, for every tab of the run
+    answers: AnswerBase | None = None  # the answer base, built once per run (``answer_base``)
 
     def wording(self, settings: Settings) -> Wording:
         """How this log's problems are worded: its language, its own column names."""
@@ -352,12 +364,24 @@ def history_title(loaded: Loaded, settings: Settings) -> str:
     return f"caseloop {title}" if title.casefold() in taken else title
 
 
+def answer_base(loaded: Loaded, settings: Settings) -> AnswerBase:
+    """The solved problems of the log (built once per run)."""
+    from .answers import build_answers
+
+    if loaded.answers is None:
+        loaded.answers = build_answers(judge(loaded, settings), settings.rules)
+    return loaded.answers
+
+
 def status_model(
-    loaded: Loaded, settings: Settings, title: str | None = None
+    loaded: Loaded, settings: Settings, title: str | None = None, drafts: bool = True
 ) -> tuple[SheetModel, StatusView]:
+    """The Status tab; with ``drafts`` a Draft column for the rows that need a message, and the
+    "Last time" notes from the answer base."""
     from .render import render_status
     from .views import status_view
 
+    templates = settings.templates if drafts else None  # checked before the log is judged
     judged = judge(loaded, settings)
     view = status_view(
         judged,
@@ -368,6 +392,8 @@ def status_model(
         loaded.lang,
         settings.playbook,
         loaded.wording(settings),
+        templates=templates,
+        answers=answer_base(loaded, settings),
     )
     model = render_status(
         view, settings.rules, settings.labels, loaded.lang, settings.generated, title
@@ -407,6 +433,54 @@ def weekly_model(
     if title is None:
         model.default_titles = default_tab_titles(settings.labels, "weekly")
     return model
+
+
+def answers_model(loaded: Loaded, settings: Settings, title: str | None = None) -> SheetModel:
+    """The Answers tab (答疑库) in the loaded log's language."""
+    from .render import render_answers
+
+    model = render_answers(
+        answer_base(loaded, settings),
+        settings.rules,
+        settings.labels,
+        loaded.lang,
+        settings.generated,
+        loaded.as_of,
+        title,
+    )
+    if title is None:
+        model.default_titles = default_tab_titles(settings.labels, "answers")
+    return model
+
+
+def check_templates(loaded: Loaded, settings: Settings) -> Templates:
+    """The message templates, loaded and rendered for every category and a few of the log's
+    own rows (``validate --templates``); a broken one is named with its file."""
+    from .drafts import check_all
+
+    judged = judge(loaded, settings)
+    valid = judged[~judged["_invalid"]] if "_invalid" in judged else judged
+    samples = valid.drop_duplicates("Category").head(50).to_dict("records")
+    return check_all(settings.templates, settings.rules, settings.playbook, samples)
+
+
+def find_case(loaded: Loaded, settings: Settings, case_id: str) -> dict[str, Any]:
+    """The judged row of ``case_id``; an unknown ID is one sentence naming the nearest IDs."""
+    from rapidfuzz import fuzz, process
+
+    judged = judge(loaded, settings)
+    wanted = case_id.strip()
+    ids = judged["Case ID"].astype(str).str.strip()
+    hits = judged[ids.eq(wanted)]
+    if not hits.empty:
+        return hits.iloc[0].to_dict()
+    known = [i for i in dict.fromkeys(ids) if i and i not in ("nan", "None")]
+    nearest = process.extract(wanted, known, scorer=fuzz.ratio, limit=3)
+    where = {"case_id": wanted, "tab": loaded.frame.tab, "location": loaded.workbook.location}
+    if not nearest:
+        raise CaseloopError.said("unknown_case_no_ids", **where)
+    near = ", ".join(n for n, _, _ in nearest)
+    raise CaseloopError.said("unknown_case", near=near, near_zh=near.replace(", ", "、"), **where)
 
 
 def weekly_text(report: WeeklyReport, settings: Settings, lang: str | None = None) -> str:

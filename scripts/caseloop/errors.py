@@ -140,7 +140,7 @@ class RefusedOptionError(OptionError, RefusedError):
 
 
 # The setting that renames each kind of generated tab.
-TAB_SETTING = {"status": "status_tab", "weekly": "report_tab"}
+TAB_SETTING = {"status": "status_tab", "weekly": "report_tab", "answers": "answers_tab"}
 
 
 class TabTakenError(RefusedOptionError):

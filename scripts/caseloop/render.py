@@ -5,15 +5,18 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 import pandas as pd
 
-from .cells import CELL_LIMIT, fit_text
+from .cells import CELL_LIMIT, fit_text, summarise_list
 from .config import FLAG_ORDER, Labels, Rules
 from .model import Cell, CellValue, Chart, Range, Series, SheetModel, Style
 from .views import STATUS_COLUMNS, StatusView
 from .weekly import AGE_BUCKETS, METRICS, OPEN_FLAGS, Week, WeeklyReport
+
+if TYPE_CHECKING:
+    from .answers import AnswerBase
 
 DATE_FORMAT = "yyyy-mm-dd hh:mm"
 HOURS_FORMAT = "0.0"
@@ -44,6 +47,8 @@ PASSED_THROUGH = {"store": "Store", "summary": "Summary"}
 WRAPPED_WIDTHS = {"summary": 40, "next_action": 60, "notes": 60}
 # A Summary longer than three wrapped lines is cut with "…": the full text is in the Case Log.
 SUMMARY_MAX_WIDTH = 3 * WRAPPED_WIDTHS["summary"]
+# The Draft column shows the start of each message; the cell holds all of it, to copy.
+DRAFT_WIDTH = 50
 LINE_POINTS = 15.0  # one line of 11-point text
 MAX_ROW_POINTS = 409.0  # Excel's tallest row
 
@@ -185,7 +190,9 @@ def render_status(
     )
     joint = "；" if lang == "zh" else "  ·  "
     title_row = [Cell(heading + (joint + counts if counts else ""), TITLE)]
-    header = [Cell(labels.get("status_columns", c, lang), HEADER) for c in STATUS_TAB_COLUMNS]
+    # The Draft column (last: the longest text) only when drafts were made (not --no-drafts).
+    columns = STATUS_TAB_COLUMNS + (("draft",) if "draft" in view.rows else ())
+    header = [Cell(labels.get("status_columns", c, lang), HEADER) for c in columns]
     rows: list[list[Cell]] = [title_row, header]
     formats = {
         "waiting_hours": HOURS_FORMAT,
@@ -197,7 +204,7 @@ def render_status(
     for record in view.rows.to_dict("records"):
         flag, late = record["flag"], bool(record["late"])
         out: list[Cell] = []
-        for column in STATUS_TAB_COLUMNS:
+        for column in columns:
             source = PASSED_THROUGH.get(column)
             raw = record.get(source, record.get(column)) if source else record[column]
             value = _value(raw)
@@ -210,6 +217,7 @@ def render_status(
                 value = rules.zh_labels[TRANSLATED[column]].get(value, value)
             elif column == "summary" and value is not None:
                 value = shorten(str(value), SUMMARY_MAX_WIDTH)
+            # A draft keeps its line breaks for pasting but does not wrap: the rows stay short.
             key = (flag, late, formats.get(column), column in WRAPPED_WIDTHS)
             if key not in styles:
                 styles[key] = flag_style(rules, *key)
@@ -218,8 +226,8 @@ def render_status(
     if len(rows) == 2:
         rows.append([Cell(labels.get("text", "no_cases", lang))])
     widths = fit_widths(rows, start=1)
-    for column, width in WRAPPED_WIDTHS.items():
-        c = STATUS_TAB_COLUMNS.index(column)
+    for column, width in {**WRAPPED_WIDTHS, "draft": DRAFT_WIDTH}.items():
+        c = columns.index(column) if column in columns else len(widths)
         if c < len(widths):
             # Wrapped text sets its own height: a fixed width keeps the tab from running wide.
             widths[c] = min(max(widths[c], 12), width)
@@ -229,7 +237,7 @@ def render_status(
         col_widths=widths,
         row_heights=wrapped_row_heights(rows, widths, start=2),
         freeze_rows=2,
-        auto_filter=Range(1, 0, max(1, len(rows) - 1), len(STATUS_TAB_COLUMNS) - 1),
+        auto_filter=Range(1, 0, max(1, len(rows) - 1), len(columns) - 1),
         kind="status",
     )
 
@@ -493,4 +501,106 @@ def render_weekly(
         freeze_rows=1,
         charts=[chart],
         kind="weekly",
+    )
+
+
+# -- Answers (答疑库) ----------------------------------------------------------------------
+
+ANSWER_COLUMNS = (
+    "category",
+    "problem",
+    "times",
+    "last_seen",
+    "median_days",
+    "channel",
+    "what_worked",
+    "amazon_said",
+    "case_ids",
+)
+# Laid out under the first table's columns of a like width (Summary under Problem, dates under
+# dates), so neither table makes the other's columns too wide.
+MISSING_ANSWER_COLUMNS = ("category", "summary", "owner", "resolved_at", "case_id")
+ANSWER_FORMATS = {"last_seen": "yyyy-mm-dd", "median_days": "0.0", "resolved_at": "yyyy-mm-dd"}
+# Long text wraps at these widths, so a problem reads whole without a wide tab.
+ANSWER_WIDTHS = {"problem": 45, "what_worked": 45, "amazon_said": 45, "case_ids": 28, "summary": 45}
+
+
+def render_answers(
+    base: AnswerBase,
+    rules: Rules,
+    labels: Labels,
+    lang: str,
+    generated_at: dt.datetime,
+    as_of: pd.Timestamp,
+    title: str | None = None,
+) -> SheetModel:
+    """The Answers tab: one row per solved problem, most frequent first; then the resolved
+    cases whose Resolution is empty, by owner, so the base fills up."""
+
+    def text(key: str, **values: object) -> str:
+        return labels.get("answers_text", key, lang).format(**values)
+
+    def label(key: str) -> str:
+        return labels.get("answers_columns", key, lang)
+
+    def translate(column: str, value: CellValue) -> CellValue:
+        source = TRANSLATED.get(column)
+        if lang == "zh" and source and isinstance(value, str):
+            return rules.zh_labels[source].get(value, value)
+        return value
+
+    def body(column: str) -> Style:
+        return Style(
+            border=True, num_format=ANSWER_FORMATS.get(column), wrap=column in ANSWER_WIDTHS
+        )
+
+    heading = text(
+        "title",
+        solved=len(base.problems),
+        resolved=base.resolved,
+        as_of=as_of.strftime("%Y-%m-%d %H:%M"),
+        generated=generated_at.strftime("%Y-%m-%d %H:%M"),
+        tz=timezone_label(rules, labels, lang),
+    )
+    rows: list[list[Cell]] = [
+        [Cell(heading, TITLE)],
+        [Cell(label(c), HEADER) for c in ANSWER_COLUMNS],
+    ]
+    styles = {c: body(c) for c in (*ANSWER_COLUMNS, *MISSING_ANSWER_COLUMNS)}
+    for record in base.problems.to_dict("records"):
+        out = []
+        for column in ANSWER_COLUMNS:
+            value = record[column]
+            if column == "case_ids":
+                value = summarise_list(list(value), labels, lang)
+            out.append(Cell(_fit(translate(column, _value(value)), labels, lang), styles[column]))
+        rows.append(out)
+    if base.problems.empty:
+        rows.append([Cell(text("none"), BODY)])
+    last_main = len(rows) - 1
+    rows.append([])
+    rows.append([Cell(text("missing", n=len(base.missing)), SECTION)])
+    if base.missing.empty:
+        rows.append([Cell(text("missing_none"), BODY)])
+    else:
+        rows.append([Cell(label(c), HEADER) for c in MISSING_ANSWER_COLUMNS])
+        for record in base.missing.to_dict("records"):
+            rows.append(
+                [
+                    Cell(_fit(translate(c, _value(record[c])), labels, lang), styles[c])
+                    for c in MISSING_ANSWER_COLUMNS
+                ]
+            )
+    widths = fit_widths(rows, start=1, minimum=8)
+    for c, column in enumerate(ANSWER_COLUMNS):
+        if column in ANSWER_WIDTHS and c < len(widths):
+            widths[c] = min(max(widths[c], 12), ANSWER_WIDTHS[column])
+    return SheetModel(
+        title=title or labels.get("tabs", "answers", lang),
+        rows=rows,
+        col_widths=widths,
+        row_heights=wrapped_row_heights(rows, widths, start=2),
+        freeze_rows=2,
+        auto_filter=Range(1, 0, max(1, last_main), len(ANSWER_COLUMNS) - 1),
+        kind="answers",
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -11,6 +12,10 @@ from .config import FLAG_ORDER, Labels, Rules
 from .errors import Problem
 from .playbook import Playbook, next_action
 from .problems import Wording
+
+if TYPE_CHECKING:
+    from .answers import AnswerBase
+    from .drafts import Templates
 
 STATUS_COLUMNS = (
     "case_id",
@@ -266,6 +271,56 @@ def _next_action(
     return fit_text([action], labels, lang)
 
 
+def last_time_note(answer: dict[str, Any], rules: Rules, labels: Labels, lang: str) -> str:
+    """ "Last time: case X, solved in 3 d on Phone: <what worked>" for an open case."""
+    channel = answer.get("channel")
+    if isinstance(channel, str) and lang == "zh":
+        channel = rules.zh_labels["Channel"].get(channel, channel)
+    key = "last_time" if isinstance(channel, str) and channel else "last_time_no_channel"
+    return labels.get("notes", key, lang).format(
+        case_id=answer["case_id"],
+        span=_span(float(answer["hours"]), labels, lang),
+        channel=channel,
+        what_worked=answer["what_worked"],
+    )
+
+
+def _extras(
+    shown: pd.DataFrame,
+    records: list[dict],
+    rules: Rules,
+    labels: Labels,
+    lang: str,
+    playbook: Playbook | None,
+    templates: Templates | None,
+    answers: AnswerBase | None,
+) -> tuple[list[str | None], list[list[str]]]:
+    """Each row's Draft (None: no message to send) and the notes they add: what worked last
+    time on the same problem, what to fill in the draft."""
+    from .drafts import draft_case, fill_note, on_status_tab
+
+    drafts: list[str | None] = []
+    notes: list[list[str]] = []
+    for index, case in zip(shown.index, records, strict=True):
+        extra: list[str] = []
+        if answers is not None and index in answers.last_time and case["is_open"]:
+            note = last_time_note(answers.last_time[index], rules, labels, lang)
+            case["last_time"] = note
+            extra.append(note)
+        text = None
+        kind = on_status_tab(case) if templates is not None else None
+        if templates is not None and kind is not None:
+            draft = draft_case(case, templates, rules, playbook, lang, kind)
+            if draft is not None:
+                text = draft.text
+                if draft.missing:
+                    fields = fill_note(draft, lang)
+                    extra.append(labels.get("notes", "draft_fill", lang).format(fields=fields))
+        drafts.append(text)
+        notes.append(extra)
+    return drafts, notes
+
+
 def status_view(
     judged: pd.DataFrame,
     problems_by_row: dict[int, list[Problem]],
@@ -275,14 +330,20 @@ def status_view(
     lang: str = "en",
     playbook: Playbook | None = None,
     wording: Wording | None = None,
+    templates: Templates | None = None,
+    answers: AnswerBase | None = None,
 ) -> StatusView:
-    """One row per open or recently resolved case (and every INVALID row), worst first."""
+    """One row per open or recently resolved case (and every INVALID row), worst first.
+
+    ``templates``: add a Draft for each row whose next action is a message to Amazon;
+    ``answers``: note on each open case what worked the last time its problem was solved."""
     shown = judged[judged["shown"]].copy()
     shown["_wait_sort"] = shown["waiting_hours"].fillna(-1.0)
     shown = shown.sort_values(["flag_rank", "_wait_sort", "_row"], ascending=[True, False, True])
     shown["is_open"] = shown["whose_turn"].notna()
     shown["context"] = [context(c, labels, lang) for c in shown.to_dict("records")]
     records = shown.to_dict("records")
+    drafts, extra_notes = _extras(shown, records, rules, labels, lang, playbook, templates, answers)
     rows = pd.DataFrame(
         {
             "case_id": shown["Case ID"],
@@ -299,8 +360,17 @@ def status_view(
             "flag": shown["flag"],
             "next_action": [_next_action(c, rules, labels, lang, playbook) for c in records],
             "notes": [
-                _notes(c, problems_by_row.get(int(c["_row"]), []), rules, labels, lang, wording)
-                for c in records
+                fit_text(
+                    [
+                        _notes(
+                            c, problems_by_row.get(int(c["_row"]), []), rules, labels, lang, wording
+                        ),
+                        *extra,
+                    ],
+                    labels,
+                    lang,
+                )
+                for c, extra in zip(records, extra_notes, strict=True)
             ],
             "late": shown["our_turn_late"] & shown["flag"].eq("OUR TURN"),
             "deadline_passed": shown["deadline_passed"].fillna(False).astype(bool),
@@ -309,6 +379,8 @@ def status_view(
             "context": shown["context"],
         }
     ).reset_index(drop=True)
+    if templates is not None:
+        rows["draft"] = drafts
     counts = {f: int((rows["flag"] == f).sum()) for f in FLAG_ORDER}
     with_problems = shown["_row"].isin(problems_by_row) & shown["flag"].ne("INVALID")
     return StatusView(rows=rows, counts=counts, as_of=as_of, data_problems=int(with_problems.sum()))
