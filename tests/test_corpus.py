@@ -43,7 +43,7 @@ CASE_TABS = ("Cases", "案例")
 NOW_TEXT = MANIFEST["now"]
 EXPECTED = {case_id: flag for case_id, flag in MANIFEST["expected_flags"].items() if flag}
 STEPS = (("sync",), ("sync",), ("report",))
-GENERATED = ("Status", "Weekly Summary", "Answers")
+GENERATED = ("Status", "History", "Weekly Summary", "Answers")
 
 REL_OFFICE_DOCUMENT = "/officeDocument"
 REL_STYLES = "/styles"

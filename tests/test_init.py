@@ -168,7 +168,13 @@ def test_the_new_log_validates_clean_and_a_typed_row_syncs_with_its_flag(tmp_pat
     assert result.exit_code == 0, result.output
     assert status_flags(path) == ["OVERDUE"]
     # The Lists and How to tabs are the team's now: sync left them as they were.
-    assert openpyxl.load_workbook(path).sheetnames == ["Cases", "Lists", "How to", "Status"]
+    assert openpyxl.load_workbook(path).sheetnames == [
+        "Cases",
+        "Lists",
+        "How to",
+        "Status",
+        "History",
+    ]
 
 
 def test_a_chinese_log_offers_chinese_values_that_caseloop_reads_back(tmp_path: Path) -> None:

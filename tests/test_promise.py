@@ -31,10 +31,18 @@ def test_report_tab_name_and_chinese_tab_names(tmp_path: Path) -> None:
     assert run("sync", log, "--now", NOW_TEXT, "--lang", "zh").exit_code == 0
     book = openpyxl.load_workbook(log)
     # The Answers tab had its default name, so it follows the language.
-    assert book.sheetnames == ["Cases", "Weekly Summary", "Weekly (caseloop)", "答疑库", "状态"]
+    assert book.sheetnames == [
+        "Cases",
+        "Weekly Summary",
+        "Weekly (caseloop)",
+        "答疑库",
+        "状态",
+        "历史",
+    ]
     assert generated_tabs(log) == {
         "Weekly (caseloop)": "weekly",
         "答疑库": "answers",
+        "历史": "history",
         "状态": "status",
     }
     assert book["Weekly Summary"]["A1"].value == "the team's own weekly notes"
@@ -48,7 +56,7 @@ def test_a_second_run_replaces_its_tab_in_place_and_leaves_the_other_alone(
     assert run("report", log, "--now", NOW_TEXT).exit_code == 0
     book = openpyxl.load_workbook(log)
     order = book.sheetnames
-    assert order == ["Cases", "Lists", "Status", "Weekly Summary", "Answers"]
+    assert order == ["Cases", "Lists", "Status", "History", "Weekly Summary", "Answers"]
     weekly = _sheet_part(log, "Weekly Summary")
     assert run("sync", log, "--now", "2026-11-20T19:00").exit_code == 0
     assert openpyxl.load_workbook(log).sheetnames == order

@@ -73,7 +73,14 @@ def test_a_sync_and_a_report_started_in_the_same_second_both_succeed(log: Path) 
         ]
         outcomes = [(child.wait(timeout=300), child.communicate()[1]) for child in runs]
         assert outcomes == [(0, ""), (0, "")], (attempt, outcomes)
-        assert sorted(tabs(log)) == ["Answers", "Cases", "Lists", "Status", "Weekly Summary"]
+        assert sorted(tabs(log)) == [
+            "Answers",
+            "Cases",
+            "History",
+            "Lists",
+            "Status",
+            "Weekly Summary",
+        ]
         assert leftovers(log.parent) == []
 
 
@@ -107,7 +114,7 @@ def test_a_report_waits_for_a_sync_that_holds_the_workbook(log: Path) -> None:
     sync_out, sync_err = sync.communicate(timeout=300)
     assert (sync.returncode, report.returncode) == (0, 0), (sync_err, report_err)
     assert "Wrote 'Status'" in sync_out and "Wrote 'Weekly Summary'" in report_out
-    assert tabs(log) == ["Cases", "Lists", "Status", "Weekly Summary", "Answers"]
+    assert tabs(log) == ["Cases", "Lists", "Status", "History", "Weekly Summary", "Answers"]
     assert len(list((log.parent / BACKUP_FOLDER).iterdir())) == 2
 
 
@@ -239,7 +246,7 @@ def test_another_member_syncs_and_the_file_stays_the_teams(shared_folder: Path) 
     assert read_as(AS_CAROL, log) == log.read_bytes()
     report = caseloop("report", log, "--now", NOW_TEXT, user=AS_ALICE)
     assert report.wait(timeout=300) == 0, report.communicate()
-    assert tabs(log) == ["Cases", "Status", "Weekly Summary", "Answers"]
+    assert tabs(log) == ["Cases", "Status", "History", "Weekly Summary", "Answers"]
     assert owner(log) == (ALICE, TEAM, 0o660)
 
 
