@@ -26,7 +26,13 @@ LANG_KEY = "caseloop.lang"
 def common_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """The options every command takes (spec §8)."""
     options = [
-        click.argument("log"),
+        click.argument("log", required=False),
+        click.option(
+            "--config",
+            "config_path",
+            metavar="FILE",
+            help="caseloop.toml to use (default: $CASELOOP_CONFIG, else ./caseloop.toml).",
+        ),
         click.option(
             "--sheet", metavar="NAME", help="The tab holding the cases (default: Cases or 案例)."
         ),
@@ -82,6 +88,182 @@ def settings_from(kwargs: dict[str, Any]) -> Settings:
     return Settings(**values)
 
 
+# caseloop.toml's settings that a command takes under another keyword (--rules FILE → rules_path).
+CONFIG_ARGS = {"rules": "rules_path", "schema": "schema_path"}
+# The command's own settings, not the library's: passed back to the command, not to Settings.
+COMMAND_SETTINGS = ("status_tab", "report_tab")
+# Where a command keeps the options given on its command line, for the runs --all makes.
+EXPLICIT_KEY = "caseloop.explicit"
+# A dozen Google logs on one service account: at most one Google run starts in this many
+# seconds, so their 2-3 reads and 1-2 writes each stay under Google's 60 a minute per user.
+GOOGLE_GAP_S = 5.0
+
+
+def _explicit(ctx: click.Context) -> set[str]:
+    """The parameters given on the command line (not left at their defaults)."""
+    if EXPLICIT_KEY in ctx.meta:
+        return set(ctx.meta[EXPLICIT_KEY])
+    from click.core import ParameterSource
+
+    given = set()
+    for name in ctx.params:
+        source = ctx.get_parameter_source(name)
+        if source is not None and source not in (
+            ParameterSource.DEFAULT,
+            ParameterSource.DEFAULT_MAP,
+        ):
+            given.add(name)
+    return given
+
+
+def _options_given(ctx: click.Context, values: dict[str, Any]) -> dict[str, Any]:
+    """The settings of caseloop.toml given as options on the command line, by their file keys."""
+    from .runconfig import SETTINGS
+
+    explicit = _explicit(ctx)
+    return {
+        key: values.get(CONFIG_ARGS.get(key, key))
+        for key in SETTINGS
+        if CONFIG_ARGS.get(key, key) in explicit
+    }
+
+
+def configured(kwargs: dict[str, Any], command: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The command's arguments with caseloop.toml applied: (the Settings keywords, the command's
+    own tab names). An option given on the command line wins over the file."""
+    from .runconfig import load_config, resolve
+
+    ctx = click.get_current_context()
+    values = dict(kwargs)
+    config = load_config(values.pop("config_path", None))
+    log = values.pop("log", None)
+    entry = None
+    if log is not None and config.entry(log) is not None:
+        entry = config.entry(log)
+    elif log is not None:
+        from .runconfig import _LOCATION_LIKE
+
+        if config.logs and not _LOCATION_LIKE.search(log) and not Path(log).exists():
+            raise CaseloopError.said(
+                "no_such_log_name", path=config.path, name=log, names=", ".join(config.names)
+            )
+    elif len(config.logs) == 1:
+        entry = config.logs[0]
+    elif config.logs:
+        raise CaseloopError.said(
+            "several_logs",
+            path=config.path,
+            n=len(config.logs),
+            names=", ".join(config.names),
+            command=command,
+            first=config.logs[0].name,
+        )
+    else:
+        raise CaseloopError.said("no_log")
+    options = _options_given(ctx, values)
+    options["log"] = log if entry is None else None
+    resolved = resolve(config, entry, options)
+    own: dict[str, Any] = {}
+    for key, value in resolved.items():
+        if key in COMMAND_SETTINGS:
+            own[key] = _config_tab_name(key, value)
+        else:
+            values[CONFIG_ARGS.get(key, key)] = value.value
+    values = {k: v for k, v in values.items() if k not in COMMAND_SETTINGS}
+    if values.get("notify") is not None:
+        values["notify"] = tuple(values["notify"])
+    return values, own
+
+
+def _config_tab_name(key: str, value: Any) -> str | None:
+    """A tab name from caseloop.toml, checked as the option's would be."""
+    from .runconfig import Value
+
+    assert isinstance(value, Value)
+    if value.value is None or value.source != "file":
+        return value.value
+    try:
+        return tab_name(click.get_current_context(), None, value.value)  # type: ignore[arg-type]
+    except click.BadParameter as exc:
+        raise CaseloopError.said(
+            "config_bad_value",
+            path=value.where,
+            key=key,
+            expected=f"a tab name ({exc.message.rstrip('.')})",
+            expected_zh="Excel 接受的工作表名称",
+            value=repr(value.value),
+        ) from None
+
+
+def run_all(command: click.Command, kwargs: dict[str, Any], quiet: bool) -> None:
+    """Run ``command`` on each [[logs]] entry of caseloop.toml in turn; one line per log.
+
+    Exit 0 when every log was written, 4 when some were, 2 when none was.
+    """
+    import time
+
+    from .backends import is_google
+    from .runconfig import load_config
+
+    ctx = click.get_current_context()
+    config = load_config(kwargs.get("config_path"))
+    if config.path is None:
+        raise CaseloopError.said("all_no_config")
+    if kwargs.get("log"):
+        raise CaseloopError.said("all_and_log", path=config.path)
+    if not config.logs:
+        raise CaseloopError.said("all_no_logs", path=config.path)
+    for single in ("output", "markdown_path"):
+        if kwargs.get(single):
+            raise OptionError.said_for(
+                "output" if single == "output" else "markdown", "all_one_file", n=len(config.logs)
+            )
+    obj = ctx.obj if isinstance(ctx.obj, dict) else {}
+    sleep, clock = obj.get("sleep", time.sleep), obj.get("clock", time.monotonic)
+    gap = obj.get("google_gap_s", GOOGLE_GAP_S)
+    ctx.meta[EXPLICIT_KEY] = _explicit(ctx)
+    run = getattr(command.callback, "__wrapped__", command.callback)
+    assert run is not None
+    written = 0
+    last_google: float | None = None
+    for entry in config.logs:
+        if is_google(entry.log):
+            if last_google is not None:
+                wait = last_google + gap - clock()
+                if wait > 0:
+                    sleep(wait)
+            last_google = clock()
+        ctx.meta.pop(LANG_KEY, None)
+        params = {**kwargs, "log": entry.name, "all_logs": False, "quiet": True}
+        lang = entry.values.get("lang") or config.defaults.get("lang") or "en"
+        try:
+            with click.Context(command, parent=ctx, info_name=entry.name, obj=ctx.obj) as sub:
+                line = sub.invoke(run, **params)
+        except CaseloopError as exc:
+            if isinstance(exc, OptionError):
+                exc.for_option(OPTIONS.get(exc.setting, exc.setting))
+            lang = str(
+                ctx.meta.get(LANG_KEY) or (lang if lang != "auto" else exc.lang_hint or "en")
+            )
+            reason = exc.text(lang)
+            click.echo(_say(lang, "log_refused", name=entry.name, reason=reason), err=True)
+            continue
+        except Exception as exc:  # one log's bug never stops the others
+            if os.environ.get("CASELOOP_DEBUG"):
+                raise
+            reason = f"unexpected error ({type(exc).__name__}: {exc}); nothing was written."
+            click.echo(_say("en", "log_refused", name=entry.name, reason=reason), err=True)
+            continue
+        written += 1
+        lang = str(ctx.meta.get(LANG_KEY) or "en")
+        if not quiet:
+            key = "log_written" if line else "log_dry_run"
+            click.echo(_say(lang, key, name=entry.name, line=line))
+    ctx.meta.pop(EXPLICIT_KEY, None)
+    if written < len(config.logs):
+        sys.exit(4 if written else 2)
+
+
 # How the library's settings are spelled on the command line, for messages that name them.
 OPTIONS = {
     "now": "--now",
@@ -94,6 +276,7 @@ OPTIONS = {
     "credentials": "--credentials",
     "status_tab": "--status-tab",
     "report_tab": "--report-tab",
+    "to": "--to",
 }
 
 
@@ -219,7 +402,7 @@ def validate(fmt: str, **kwargs: Any) -> None:
     Prints each problem with its cell address, errors first, then warnings.
     Exit 0 when clean or warnings only, 1 with data errors, 2 when the log cannot be read.
     """
-    settings = settings_from(kwargs)
+    settings = settings_from(configured(kwargs, "validate")[0])
     loaded = _load(settings, Progress(quiet=True))
     frame = loaded.frame
     errors, warnings = frame.errors, frame.warnings
@@ -278,19 +461,44 @@ def validate(fmt: str, **kwargs: Any) -> None:
     help="Name of the generated tab (default: Status, or 状态 with --lang zh).",
 )
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors (for cron).")
+@click.option(
+    "--to",
+    metavar="FILE.xlsx",
+    help="Write the generated tabs into this companion workbook (made when missing) and only "
+    "read LOG, which may stay open in Excel.",
+)
+@click.option(
+    "--all",
+    "all_logs",
+    is_flag=True,
+    help="Run every [[logs]] entry of caseloop.toml in turn (exit 0 all written, 4 some, 2 none).",
+)
 @handle_errors
 def sync(
-    output: str | None, dry_run: bool, status_tab: str | None, quiet: bool, **kwargs: Any
-) -> None:
+    output: str | None,
+    dry_run: bool,
+    status_tab: str | None,
+    quiet: bool,
+    to: str | None,
+    all_logs: bool,
+    **kwargs: Any,
+) -> str | None:
     """Validate, judge every case and write the colour-coded Status tab.
 
-    Exit 0 when written (rows that cannot be judged show as INVALID), 2 when nothing was written.
+    Exit 0 when written (rows that cannot be judged show as INVALID), 2 when nothing was written;
+    with --all, 4 when some logs were written and others not.
     """
     from .engine import status_model, write
     from .render import flag_counts
 
+    if all_logs:
+        mine = {"output": output, "dry_run": dry_run, "status_tab": status_tab, "to": to}
+        run_all(sync, {**kwargs, **mine}, quiet)
+        return None
     progress = Progress(quiet)
-    settings = settings_from({**kwargs, "output": output})
+    values, own = configured({**kwargs, "status_tab": status_tab, "to": to}, "sync")
+    status_tab = own["status_tab"]
+    settings = settings_from({**values, "output": output})
     loaded = _load(settings, progress, for_writing=not dry_run)
     lang = loaded.lang
     progress(f"judging {len(loaded.frame.cases)} cases ...")
@@ -314,25 +522,25 @@ def sync(
         )
         for row in model.rows[1:]:
             click.echo("\t".join("" if c.value is None else _plain(c.value) for c in row))
-        return
+        return None
     progress(f"writing the {model.title!r} tab ...")
     result = write(loaded, [model])
+    problems = _say(lang, "data_problems", n=view.data_problems) if view.data_problems else ""
+    line = _say(
+        lang,
+        "wrote_status",
+        title=model.title,
+        rows=len(view.rows),
+        counts=counts or _say(lang, "none"),
+        problems=problems,
+        target=result.target,
+    )
     if not quiet:
-        problems = _say(lang, "data_problems", n=view.data_problems) if view.data_problems else ""
-        click.echo(
-            _say(
-                lang,
-                "wrote_status",
-                title=model.title,
-                rows=len(view.rows),
-                counts=counts or _say(lang, "none"),
-                problems=problems,
-                target=result.target,
-            )
-        )
+        click.echo(line)
         _tell_backup(click.echo, result.backup, lang)
         if view.invalid_rows:
             click.echo(_say(lang, "invalid_hint", n=view.invalid_rows, log=settings.log))
+    return line
 
 
 @main.command()
@@ -361,6 +569,18 @@ def sync(
     help="Name of the generated tab (default: Weekly Summary, or 周报 with --lang zh).",
 )
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors (for cron).")
+@click.option(
+    "--to",
+    metavar="FILE.xlsx",
+    help="Write the generated tabs into this companion workbook (made when missing) and only "
+    "read LOG, which may stay open in Excel.",
+)
+@click.option(
+    "--all",
+    "all_logs",
+    is_flag=True,
+    help="Run every [[logs]] entry of caseloop.toml in turn (exit 0 all written, 4 some, 2 none).",
+)
 @handle_errors
 def report(
     week: str | None,
@@ -368,23 +588,38 @@ def report(
     markdown_path: str | None,
     report_tab: str | None,
     quiet: bool,
+    to: str | None,
+    all_logs: bool,
     **kwargs: Any,
-) -> None:
+) -> str | None:
     """Write the Weekly Summary tab: 12 weeks of numbers, breakdowns, backlog and a chart.
 
     With --markdown the same report is written as Markdown; a .csv log can only do that.
-    Exit 0 when written, 2 when nothing was written.
+    Exit 0 when written, 2 when nothing was written; with --all, 4 when some logs were written.
     """
     from .engine import check_markdown_path, weekly, weekly_model, weekly_text, write
     from .render import week_label
 
+    if all_logs:
+        mine = {
+            "week": week,
+            "output": output,
+            "markdown_path": markdown_path,
+            "report_tab": report_tab,
+            "to": to,
+        }
+        run_all(report, {**kwargs, **mine}, quiet)
+        return None
     progress = Progress(quiet)
-    settings = settings_from({**kwargs, "output": output})
+    values, own = configured({**kwargs, "report_tab": report_tab, "to": to}, "report")
+    report_tab = own["report_tab"]
+    settings = settings_from({**values, "output": output})
     check_markdown_path(markdown_path, settings.log, output)  # before the tab is written
     loaded = _load(settings, progress, for_writing=True)
     progress(f"computing the weekly report from {len(loaded.frame.cases)} cases ...")
     result = weekly(loaded, settings, week)
     read_only, lang = loaded.workbook.read_only, loaded.lang
+    line = ""
     if read_only and not markdown_path:
         raise CaseloopError.said("csv_no_tabs", location=loaded.workbook.location)
     # With the Markdown on stdout, everything else goes to stderr so the two do not mix.
@@ -393,9 +628,10 @@ def report(
         model = weekly_model(result, settings, report_tab, lang)
         progress(f"writing the {model.title!r} tab ...")
         written = write(loaded, [model])
+        week = week_label(result.week, settings.labels, lang)
+        line = _say(lang, "wrote_report", title=model.title, week=week, target=written.target)
         if not quiet:
-            week = week_label(result.week, settings.labels, lang)
-            say(_say(lang, "wrote_report", title=model.title, week=week, target=written.target))
+            say(line)
             _tell_backup(say, written.backup, lang)
     if markdown_path:
         text = weekly_text(result, settings, lang)
@@ -408,10 +644,42 @@ def report(
                 raise CaseloopError(
                     f"Cannot write {markdown_path}: {exc.strerror or exc}."
                 ) from None
+            if read_only:
+                line = _say(lang, "wrote_markdown", path=markdown_path)
             if not quiet:
                 say(_say(lang, "wrote_markdown", path=markdown_path))
     if result.not_counted and not quiet:
         say(_say(lang, "not_counted", n=result.not_counted, log=settings.log))
+    return line
+
+
+@main.command("config")
+@common_options
+@click.option("--to", metavar="FILE.xlsx", help="A companion workbook, as sync --to takes it.")
+@click.option("--status-tab", metavar="NAME", callback=tab_name, help="As sync takes it.")
+@click.option("--report-tab", metavar="NAME", callback=tab_name, help="As report takes it.")
+@handle_errors
+def show_config(
+    to: str | None, status_tab: str | None, report_tab: str | None, **kwargs: Any
+) -> None:
+    """Print the settings in force and where each came from (option, file, env, default).
+
+    Without LOG, for every [[logs]] entry of caseloop.toml; notify URLs are masked.
+    """
+    from .runconfig import describe, load_config, resolve
+
+    ctx = click.get_current_context()
+    values = {**kwargs, "to": to, "status_tab": status_tab, "report_tab": report_tab}
+    config = load_config(values.pop("config_path", None))
+    log = values.pop("log", None)
+    options = _options_given(ctx, values)
+    if log is not None and config.entry(log) is None:
+        runs = [(None, resolve(config, None, {**options, "log": log}))]
+    else:
+        entries = [config.entry(log)] if log is not None else list(config.logs) or [None]
+        runs = [(entry, resolve(config, entry, options)) for entry in entries]
+    for line in describe(config, runs):
+        click.echo(line)
 
 
 def _load(settings: Settings, progress: Progress, for_writing: bool = False) -> Loaded:
