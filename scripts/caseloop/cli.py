@@ -188,7 +188,7 @@ def _config_tab_name(key: str, value: Any) -> str | None:
         raise CaseloopError.said(
             "config_bad_value",
             path=value.where,
-            key=key,
+            setting=key,
             expected=f"a tab name ({exc.message.rstrip('.')})",
             expected_zh="Excel 接受的工作表名称",
             value=repr(value.value),

@@ -183,7 +183,7 @@ def _check_keys(path: Path, data: Mapping[str, Any], known: tuple[str, ...], whe
             path=path,
             where=where,
             where_zh=where.strip(),
-            key=key,
+            setting=key,
             hint=f' (did you mean "{near[0]}"?)' if near else "",
             hint_zh=f"（是不是「{near[0]}」？）" if near else "",
             known=", ".join(known),
@@ -195,7 +195,7 @@ def _bad(path: Path, where: str, key: str, expected: str, expected_zh: str, valu
     raise CaseloopError.said(
         "config_bad_value",
         path=path,
-        key=f"{where}{key}",
+        setting=f"{where}{key}",
         expected=expected,
         expected_zh=expected_zh,
         value=repr(value),
