@@ -262,14 +262,12 @@ def test_an_option_wins_over_the_file(tmp_path, monkeypatch):
     assert openpyxl.load_workbook(tmp_path / "a.xlsx").sheetnames == ["Cases", "Status"]
 
 
-def test_config_option_wins_over_the_env_which_wins_over_the_current_folder(
-    tmp_path, monkeypatch
-):
+def test_config_option_wins_over_the_env_which_wins_over_the_current_folder(tmp_path, monkeypatch):
     for name in ("here", "env", "option"):
         write_config(tmp_path / name, f'lang = "zh"\n[[logs]]\nname = "{name}"\nlog = "x.xlsx"\n')
     monkeypatch.chdir(tmp_path / "here")
     monkeypatch.delenv("CASELOOP_CONFIG", raising=False)
-    assert 'caseloop.toml (found in the current folder)' in invoke(["config"]).output
+    assert "caseloop.toml (found in the current folder)" in invoke(["config"]).output
     assert '[[logs]] "here"' in invoke(["config"]).output
     monkeypatch.setenv("CASELOOP_CONFIG", str(tmp_path / "env" / "caseloop.toml"))
     shown = invoke(["config"]).output
@@ -278,9 +276,7 @@ def test_config_option_wins_over_the_env_which_wins_over_the_current_folder(
     assert "(named by --config)" in shown and '[[logs]] "option"' in shown
 
 
-def test_caseloop_config_says_where_each_value_came_from_and_masks_secrets(
-    tmp_path, monkeypatch
-):
+def test_caseloop_config_says_where_each_value_came_from_and_masks_secrets(tmp_path, monkeypatch):
     write_config(
         tmp_path,
         """
@@ -390,8 +386,7 @@ BAD = {
     ),
     "bad time zone": (
         'timezone = "Mars/Olympus"\n[[logs]]\nname = "a"\nlog = "a.xlsx"\n',
-        'caseloop.toml: timezone must be a time zone such as "Asia/Shanghai", not '
-        "'Mars/Olympus'",
+        "caseloop.toml: timezone must be a time zone such as \"Asia/Shanghai\", not 'Mars/Olympus'",
     ),
     "notify not a list of URLs": (
         'notify = [1, 2]\n[[logs]]\nname = "a"\nlog = "a.xlsx"\n',

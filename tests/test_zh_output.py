@@ -176,6 +176,20 @@ SAMPLE_FIELDS = {
     "cols": 14,
     "tries": 10,
     "seconds": 95,
+    # caseloop.toml and --to (issue 15)
+    "how": "--config",
+    "line_number": 4,
+    "problem": "Invalid value",
+    "setting": "lang",
+    "known": "lang、notify、credentials",
+    "expected": "auto、en、zh 之一",
+    "which": "[[logs]] #2",
+    "names": "store-a、store-b",
+    "command": "sync",
+    "to": "status.xlsx",
+    "folder": "out",
+    "reason": "log.xlsx 在 caseloop 读取后被改动过（期间有人保存了它）；请重新运行。",
+    "line": "已将「状态」写入 log.xlsx（3 行：正常等待 3）。",
 }
 
 
@@ -386,7 +400,8 @@ def test_open_in_excel_refusal_in_chinese(tmp_path):
     result = run("sync", log, "--now", NOW_TEXT)
     assert result.exit_code == 2
     assert (
-        f"caseloop: {log} 正在 Excel 或 LibreOffice 中打开（锁文件 ~$zh.xlsx）；请关闭后再运行。"
+        f"caseloop: {log} 正在 Excel 或 LibreOffice 中打开（锁文件 ~$zh.xlsx）；请关闭后再运行，"
+        "或加上 --to status.xlsx 把生成的工作表写进配套工作簿，案例表就可以一直开着。"
         in result.output
     )
 
@@ -415,8 +430,9 @@ def test_english_refusals_are_unchanged(tmp_path):
     (tmp_path / "~$en.xlsx").write_bytes(b"x")
     result = run("sync", log, "--now", NOW_TEXT)
     assert (
-        f"caseloop: {log} is open in Excel or LibreOffice (lock file ~$en.xlsx); close it and run again."
-        in result.output
+        f"caseloop: {log} is open in Excel or LibreOffice (lock file ~$en.xlsx); close it and run "
+        "again, or let the log stay open and write the generated tabs into a companion workbook "
+        "with --to status.xlsx." in result.output
     )
 
 

@@ -666,18 +666,20 @@ def show_config(
 
     Without LOG, for every [[logs]] entry of caseloop.toml; notify URLs are masked.
     """
-    from .runconfig import describe, load_config, resolve
+    from .runconfig import LogEntry, describe, load_config, resolve
 
     ctx = click.get_current_context()
     values = {**kwargs, "to": to, "status_tab": status_tab, "report_tab": report_tab}
     config = load_config(values.pop("config_path", None))
     log = values.pop("log", None)
     options = _options_given(ctx, values)
-    if log is not None and config.entry(log) is None:
-        runs = [(None, resolve(config, None, {**options, "log": log}))]
-    else:
-        entries = [config.entry(log)] if log is not None else list(config.logs) or [None]
-        runs = [(entry, resolve(config, entry, options)) for entry in entries]
+    entries: list[LogEntry | None] = list(config.logs) or [None]
+    if log is not None:
+        entries = [config.entry(log)]
+    runs = [
+        (entry, resolve(config, entry, options if entry else {**options, "log": log}))
+        for entry in entries
+    ]
     for line in describe(config, runs):
         click.echo(line)
 

@@ -138,7 +138,7 @@ def read_config(path: Path, found_by: str = "--config") -> RunConfig:
         at = _TOML_AT.search(text)
         problem = _TOML_AT.sub("", text).rstrip(".")
         raise CaseloopError.said(
-            "config_syntax", path=path, line=at.group(1) if at else "?", problem=problem
+            "config_syntax", path=path, line_number=at.group(1) if at else "?", problem=problem
         ) from None
     except UnicodeDecodeError:
         raise CaseloopError.said("config_not_text", path=path) from None
