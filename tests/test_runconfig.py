@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -474,3 +475,20 @@ def test_read_config_resolves_paths_and_keeps_google_locations(tmp_path):
     assert entry.log == "https://docs.google.com/spreadsheets/d/KEY/edit"
     assert entry.values["to"] == str(tmp_path / "g.xlsx")
     assert config.defaults["credentials"] == str(tmp_path / "sa.json")
+
+
+def test_the_readme_examples_of_caseloop_toml_are_read_as_written(tmp_path):
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```toml\n(.*?)```", readme, flags=re.S)
+    assert len(blocks) == 2  # English and Chinese
+    for number, text in enumerate(blocks):
+        config = read_config(write_config(tmp_path / str(number), text))
+        assert config.names == ["store-a", "store-b"]
+        assert config.defaults["owners"] == {"李": "lisi", "王": "wangwu"}
+        assert config.logs[0].values["to"] == str(
+            tmp_path / str(number) / "logs/store_a_status.xlsx"
+        )
+        assert config.logs[1].log.startswith("gsheet:")
+    scheduling = readme.split("## Scheduling", 1)[1].split("\n## ", 1)[0]
+    assert "caseloop sync --all --quiet >>" in scheduling
+    assert "Arguments: sync --all --quiet" in scheduling

@@ -170,6 +170,8 @@ def configured(kwargs: dict[str, Any], command: str) -> tuple[dict[str, Any], di
         else:
             values[CONFIG_ARGS.get(key, key)] = value.value
     values = {k: v for k, v in values.items() if k not in COMMAND_SETTINGS}
+    if command == "validate":
+        values.pop("to", None)  # validate writes nothing: a companion does not concern it
     if values.get("notify") is not None:
         values["notify"] = tuple(values["notify"])
     return values, own
@@ -195,7 +197,7 @@ def _config_tab_name(key: str, value: Any) -> str | None:
         ) from None
 
 
-def run_all(command: click.Command, kwargs: dict[str, Any], quiet: bool) -> None:
+def run_all(command: click.Command, quiet: bool) -> None:
     """Run ``command`` on each [[logs]] entry of caseloop.toml in turn; one line per log.
 
     Exit 0 when every log was written, 4 when some were, 2 when none was.
@@ -206,15 +208,16 @@ def run_all(command: click.Command, kwargs: dict[str, Any], quiet: bool) -> None
     from .runconfig import load_config
 
     ctx = click.get_current_context()
-    config = load_config(kwargs.get("config_path"))
+    given = dict(ctx.params)  # every parameter of the command, as parsed
+    config = load_config(given.get("config_path"))
     if config.path is None:
         raise CaseloopError.said("all_no_config")
-    if kwargs.get("log"):
+    if given.get("log"):
         raise CaseloopError.said("all_and_log", path=config.path)
     if not config.logs:
         raise CaseloopError.said("all_no_logs", path=config.path)
     for single in ("output", "markdown_path"):
-        if kwargs.get(single):
+        if given.get(single):
             raise OptionError.said_for(
                 "output" if single == "output" else "markdown", "all_one_file", n=len(config.logs)
             )
@@ -234,7 +237,7 @@ def run_all(command: click.Command, kwargs: dict[str, Any], quiet: bool) -> None
                     sleep(wait)
             last_google = clock()
         ctx.meta.pop(LANG_KEY, None)
-        params = {**kwargs, "log": entry.name, "all_logs": False, "quiet": True}
+        params = {**given, "log": entry.name, "all_logs": False, "quiet": True}
         lang = entry.values.get("lang") or config.defaults.get("lang") or "en"
         try:
             with click.Context(command, parent=ctx, info_name=entry.name, obj=ctx.obj) as sub:
@@ -492,8 +495,7 @@ def sync(
     from .render import flag_counts
 
     if all_logs:
-        mine = {"output": output, "dry_run": dry_run, "status_tab": status_tab, "to": to}
-        run_all(sync, {**kwargs, **mine}, quiet)
+        run_all(sync, quiet)
         return None
     progress = Progress(quiet)
     values, own = configured({**kwargs, "status_tab": status_tab, "to": to}, "sync")
@@ -601,14 +603,7 @@ def report(
     from .render import week_label
 
     if all_logs:
-        mine = {
-            "week": week,
-            "output": output,
-            "markdown_path": markdown_path,
-            "report_tab": report_tab,
-            "to": to,
-        }
-        run_all(report, {**kwargs, **mine}, quiet)
+        run_all(report, quiet)
         return None
     progress = Progress(quiet)
     values, own = configured({**kwargs, "report_tab": report_tab, "to": to}, "report")
