@@ -193,6 +193,7 @@ def test_to_from_the_config_file_and_dry_run_writes_nothing(open_log, tmp_path, 
     monkeypatch.chdir(tmp_path)
     result = invoke("sync", "--dry-run", "--now", NOW_TEXT)
     assert result.exit_code == 0, result.output
+    assert result.output.startswith("Would write the tab 'Status' into status.xlsx (3 rows")
     assert not (tmp_path / "status.xlsx").exists()
     result = invoke("sync", "--all", "--now", NOW_TEXT)
     assert result.exit_code == 0, result.output

@@ -509,7 +509,8 @@ def sync(
         f"{label} {n}" for label, n in flag_counts(view, settings.rules, settings.labels, lang)
     )
     if dry_run:
-        where = loaded.workbook.location
+        # With --to the tab would go into the companion workbook, not the log.
+        where = str(getattr(loaded.workbook, "to", None) or loaded.workbook.location)
         if loaded.workbook.read_only:
             where += _say(lang, "dry_run_csv")
         click.echo(
