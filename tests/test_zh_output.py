@@ -211,6 +211,16 @@ SAMPLE_FIELDS = {
     "kinds": "follow-up、escalate",
     "near": "17300000001、17300000002",
     "unanswered": 1,
+    # caseloop.toml and --to (issue 15)
+    "how": "--config",
+    "line_number": 4,
+    "problem": "Invalid value",
+    "expected": "auto、en、zh 之一",
+    "which": "[[logs]] #2",
+    "names": "store-a、store-b",
+    "command": "sync",
+    "to": "status.xlsx",
+    "reason": "log.xlsx 在 caseloop 读取后被改动过（期间有人保存了它）；请重新运行。",
 }
 
 
@@ -421,7 +431,8 @@ def test_open_in_excel_refusal_in_chinese(tmp_path):
     result = run("sync", log, "--now", NOW_TEXT)
     assert result.exit_code == 2
     assert (
-        f"caseloop: {log} 正在 Excel 或 LibreOffice 中打开（锁文件 ~$zh.xlsx）；请关闭后再运行。"
+        f"caseloop: {log} 正在 Excel 或 LibreOffice 中打开（锁文件 ~$zh.xlsx）；请关闭后再运行，"
+        "或加上 --to status.xlsx 把生成的工作表写进配套工作簿，案例表就可以一直开着。"
         in result.output
     )
 
@@ -450,8 +461,9 @@ def test_english_refusals_are_unchanged(tmp_path):
     (tmp_path / "~$en.xlsx").write_bytes(b"x")
     result = run("sync", log, "--now", NOW_TEXT)
     assert (
-        f"caseloop: {log} is open in Excel or LibreOffice (lock file ~$en.xlsx); close it and run again."
-        in result.output
+        f"caseloop: {log} is open in Excel or LibreOffice (lock file ~$en.xlsx); close it and run "
+        "again, or let the log stay open and write the generated tabs into a companion workbook "
+        "with --to status.xlsx." in result.output
     )
 
 

@@ -26,7 +26,13 @@ LANG_KEY = "caseloop.lang"
 def common_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """The options every command takes (spec §8)."""
     options = [
-        click.argument("log"),
+        click.argument("log", required=False),
+        click.option(
+            "--config",
+            "config_path",
+            metavar="FILE",
+            help="caseloop.toml to use (default: $CASELOOP_CONFIG, else ./caseloop.toml).",
+        ),
         click.option(
             "--sheet", metavar="NAME", help="The tab holding the cases (default: Cases or 案例)."
         ),
@@ -82,6 +88,185 @@ def settings_from(kwargs: dict[str, Any]) -> Settings:
     return Settings(**values)
 
 
+# caseloop.toml's settings that a command takes under another keyword (--rules FILE → rules_path).
+CONFIG_ARGS = {"rules": "rules_path", "schema": "schema_path"}
+# The command's own settings, not the library's: passed back to the command, not to Settings.
+COMMAND_SETTINGS = ("status_tab", "report_tab")
+# Where a command keeps the options given on its command line, for the runs --all makes.
+EXPLICIT_KEY = "caseloop.explicit"
+# A dozen Google logs on one service account: at most one Google run starts in this many
+# seconds, so their 2-3 reads and 1-2 writes each stay under Google's 60 a minute per user.
+GOOGLE_GAP_S = 5.0
+
+
+def _explicit(ctx: click.Context) -> set[str]:
+    """The parameters given on the command line (not left at their defaults)."""
+    if EXPLICIT_KEY in ctx.meta:
+        return set(ctx.meta[EXPLICIT_KEY])
+    from click.core import ParameterSource
+
+    given = set()
+    for name in ctx.params:
+        source = ctx.get_parameter_source(name)
+        if source is not None and source not in (
+            ParameterSource.DEFAULT,
+            ParameterSource.DEFAULT_MAP,
+        ):
+            given.add(name)
+    return given
+
+
+def _options_given(ctx: click.Context, values: dict[str, Any]) -> dict[str, Any]:
+    """The settings of caseloop.toml given as options on the command line, by their file keys."""
+    from .runconfig import SETTINGS
+
+    explicit = _explicit(ctx)
+    return {
+        key: values.get(CONFIG_ARGS.get(key, key))
+        for key in SETTINGS
+        if CONFIG_ARGS.get(key, key) in explicit
+    }
+
+
+def configured(kwargs: dict[str, Any], command: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The command's arguments with caseloop.toml applied: (the Settings keywords, the command's
+    own tab names). An option given on the command line wins over the file."""
+    from .runconfig import load_config, resolve
+
+    ctx = click.get_current_context()
+    values = dict(kwargs)
+    config = load_config(values.pop("config_path", None))
+    log = values.pop("log", None)
+    entry = None
+    if log is not None and config.entry(log) is not None:
+        entry = config.entry(log)
+    elif log is not None:
+        from .runconfig import _LOCATION_LIKE
+
+        if config.logs and not _LOCATION_LIKE.search(log) and not Path(log).exists():
+            raise CaseloopError.said(
+                "no_such_log_name", path=config.path, name=log, names=", ".join(config.names)
+            )
+    elif len(config.logs) == 1:
+        entry = config.logs[0]
+    elif config.logs:
+        raise CaseloopError.said(
+            "several_logs",
+            path=config.path,
+            n=len(config.logs),
+            names=", ".join(config.names),
+            command=command,
+            first=config.logs[0].name,
+        )
+    else:
+        raise CaseloopError.said("no_log")
+    options = _options_given(ctx, values)
+    options["log"] = log if entry is None else None
+    resolved = resolve(config, entry, options)
+    own: dict[str, Any] = {}
+    for key, value in resolved.items():
+        if key in COMMAND_SETTINGS:
+            own[key] = _config_tab_name(key, value)
+        else:
+            values[CONFIG_ARGS.get(key, key)] = value.value
+    values = {k: v for k, v in values.items() if k not in COMMAND_SETTINGS}
+    if command == "validate":
+        values.pop("to", None)  # validate writes nothing: a companion does not concern it
+    if values.get("notify") is not None:
+        values["notify"] = tuple(values["notify"])
+    return values, own
+
+
+def _config_tab_name(key: str, value: Any) -> str | None:
+    """A tab name from caseloop.toml, checked as the option's would be."""
+    from .runconfig import Value
+
+    assert isinstance(value, Value)
+    if value.value is None or value.source != "file":
+        return value.value
+    try:
+        return tab_name(click.get_current_context(), None, value.value)  # type: ignore[arg-type]
+    except click.BadParameter as exc:
+        raise CaseloopError.said(
+            "config_bad_value",
+            path=value.where,
+            setting=key,
+            expected=f"a tab name ({exc.message.rstrip('.')})",
+            expected_zh="Excel 接受的工作表名称",
+            value=repr(value.value),
+        ) from None
+
+
+def run_all(command: click.Command, quiet: bool) -> None:
+    """Run ``command`` on each [[logs]] entry of caseloop.toml in turn; one line per log.
+
+    Exit 0 when every log was written, 4 when some were, 2 when none was.
+    """
+    import time
+
+    from .backends import is_google
+    from .runconfig import load_config
+
+    ctx = click.get_current_context()
+    given = dict(ctx.params)  # every parameter of the command, as parsed
+    config = load_config(given.get("config_path"))
+    if config.path is None:
+        raise CaseloopError.said("all_no_config")
+    if given.get("log"):
+        raise CaseloopError.said("all_and_log", path=config.path)
+    if not config.logs:
+        raise CaseloopError.said("all_no_logs", path=config.path)
+    for single in ("output", "markdown_path"):
+        if given.get(single):
+            raise OptionError.said_for(
+                "output" if single == "output" else "markdown", "all_one_file", n=len(config.logs)
+            )
+    obj = ctx.obj if isinstance(ctx.obj, dict) else {}
+    sleep, clock = obj.get("sleep", time.sleep), obj.get("clock", time.monotonic)
+    gap = obj.get("google_gap_s", GOOGLE_GAP_S)
+    ctx.meta[EXPLICIT_KEY] = _explicit(ctx)
+    run = getattr(command.callback, "__wrapped__", command.callback)
+    assert run is not None
+    written = 0
+    last_google: float | None = None
+    for entry in config.logs:
+        if is_google(entry.log):
+            if last_google is not None:
+                wait = last_google + gap - clock()
+                if wait > 0:
+                    sleep(wait)
+            last_google = clock()
+        ctx.meta.pop(LANG_KEY, None)
+        params = {**given, "log": entry.name, "all_logs": False, "quiet": True}
+        lang = entry.values.get("lang") or config.defaults.get("lang") or "en"
+        try:
+            with click.Context(command, parent=ctx, info_name=entry.name, obj=ctx.obj) as sub:
+                line = sub.invoke(run, **params)
+        except CaseloopError as exc:
+            if isinstance(exc, OptionError):
+                exc.for_option(OPTIONS.get(exc.setting, exc.setting))
+            lang = str(
+                ctx.meta.get(LANG_KEY) or (lang if lang != "auto" else exc.lang_hint or "en")
+            )
+            reason = exc.text(lang)
+            click.echo(_say(lang, "log_refused", name=entry.name, reason=reason), err=True)
+            continue
+        except Exception as exc:  # one log's bug never stops the others
+            if os.environ.get("CASELOOP_DEBUG"):
+                raise
+            reason = f"unexpected error ({type(exc).__name__}: {exc}); nothing was written."
+            click.echo(_say("en", "log_refused", name=entry.name, reason=reason), err=True)
+            continue
+        written += 1
+        lang = str(ctx.meta.get(LANG_KEY) or "en")
+        if not quiet:
+            key = "log_written" if line else "log_dry_run"
+            click.echo(_say(lang, key, name=entry.name, line=line))
+    ctx.meta.pop(EXPLICIT_KEY, None)
+    if written < len(config.logs):
+        sys.exit(4 if written else 2)
+
+
 # How the library's settings are spelled on the command line, for messages that name them.
 OPTIONS = {
     "now": "--now",
@@ -97,6 +282,7 @@ OPTIONS = {
     "notify": "--notify",
     "test": "--test",
     "answers_tab": "--answers-tab",
+    "to": "--to",
 }
 
 
@@ -210,6 +396,19 @@ def notify_option(func: Callable[..., Any]) -> Callable[..., Any]:
     )(func)
 
 
+def notify_targets(
+    given: tuple[str, ...], values: dict[str, Any]
+) -> tuple[tuple[str, ...], list[Any]]:
+    """The alert URLs in force and their checked targets: --notify, else $CASELOOP_NOTIFY, else
+    caseloop.toml's ``notify``. A wrong URL is refused here, before the log is read."""
+    from .notify import check_urls
+
+    urls, setting = notify_urls(given)
+    if not urls and values.get("notify"):
+        urls, setting = tuple(values["notify"]), "notify"
+    return urls, check_urls(urls, setting)
+
+
 def notify_urls(given: tuple[str, ...], setting: str = "notify") -> tuple[tuple[str, ...], str]:
     """The URLs to notify and the setting that gave them: the option's, else $CASELOOP_NOTIFY."""
     from .notify import split_urls
@@ -273,7 +472,7 @@ def validate(fmt: str, templates_check: str | None, **kwargs: Any) -> None:
     """
     if templates_check is not None and templates_check != "-":
         kwargs["templates_path"] = Path(templates_check)
-    settings = settings_from(kwargs)
+    settings = settings_from(configured(kwargs, "validate")[0])
     loaded = _load(settings, Progress(quiet=True))
     if templates_check is not None:
         from .engine import check_templates
@@ -353,6 +552,18 @@ def validate(fmt: str, templates_check: str | None, **kwargs: Any) -> None:
 @templates_option
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors (for cron).")
 @notify_option
+@click.option(
+    "--to",
+    metavar="FILE.xlsx",
+    help="Write the generated tabs into this companion workbook (made when missing) and only "
+    "read LOG, which may stay open in Excel.",
+)
+@click.option(
+    "--all",
+    "all_logs",
+    is_flag=True,
+    help="Run every [[logs]] entry of caseloop.toml in turn (exit 0 all written, 4 some, 2 none).",
+)
 @handle_errors
 def sync(
     output: str | None,
@@ -361,20 +572,26 @@ def sync(
     no_drafts: bool,
     quiet: bool,
     notify: tuple[str, ...],
+    to: str | None,
+    all_logs: bool,
     **kwargs: Any,
-) -> None:
+) -> str | None:
     """Validate, judge every case and write the colour-coded Status tab.
 
-    Exit 0 when written (rows that cannot be judged show as INVALID), 2 when nothing was written.
+    Exit 0 when written (rows that cannot be judged show as INVALID), 2 when nothing was written;
+    with --all, 4 when some logs were written and others not.
     """
     from .engine import history_model, status_model, write
-    from .notify import check_urls
     from .render import flag_counts
 
-    urls, setting = notify_urls(notify)
-    check_urls(urls, setting)  # a wrong URL is refused before the log is read
+    if all_logs:
+        run_all(sync, quiet)
+        return None
     progress = Progress(quiet)
-    settings = settings_from({**kwargs, "output": output, "notify": urls})
+    values, own = configured({**kwargs, "status_tab": status_tab, "to": to}, "sync")
+    status_tab = own["status_tab"]
+    urls, _ = notify_targets(notify, values)  # a wrong URL is refused before the log is read
+    settings = settings_from({**values, "output": output, "notify": urls})
     loaded = _load(settings, progress, for_writing=not dry_run, with_history=not dry_run)
     lang = loaded.lang
     progress(f"judging {len(loaded.frame.cases)} cases ...")
@@ -383,7 +600,8 @@ def sync(
         f"{label} {n}" for label, n in flag_counts(view, settings.rules, settings.labels, lang)
     )
     if dry_run:
-        where = loaded.workbook.location
+        # With --to the tab would go into the companion workbook, not the log.
+        where = str(getattr(loaded.workbook, "to", None) or loaded.workbook.location)
         if loaded.workbook.read_only:
             where += _say(lang, "dry_run_csv")
         click.echo(
@@ -398,28 +616,28 @@ def sync(
         )
         for row in model.rows[1:]:
             click.echo("\t".join("" if c.value is None else _plain(c.value) for c in row))
-        return
+        return None
     history = history_model(loaded, settings)
     progress(f"writing the {model.title!r} and {history.model.title!r} tabs ...")
     result = write(loaded, [model, history.model])
+    problems = _say(lang, "data_problems", n=view.data_problems) if view.data_problems else ""
+    line = _say(
+        lang,
+        "wrote_status",
+        title=model.title,
+        rows=len(view.rows),
+        counts=counts or _say(lang, "none"),
+        problems=problems,
+        target=result.target,
+    )
     if not quiet:
-        problems = _say(lang, "data_problems", n=view.data_problems) if view.data_problems else ""
-        click.echo(
-            _say(
-                lang,
-                "wrote_status",
-                title=model.title,
-                rows=len(view.rows),
-                counts=counts or _say(lang, "none"),
-                problems=problems,
-                target=result.target,
-            )
-        )
+        click.echo(line)
         said = "history_baseline" if history.baseline else "wrote_history"
         click.echo(_say(lang, said, n=len(history.added), title=history.model.title))
         _tell_backup(click.echo, result.backup, lang)
         if view.invalid_rows:
             click.echo(_say(lang, "invalid_hint", n=view.invalid_rows, log=settings.log))
+    return line
 
 
 @main.command()
@@ -450,6 +668,18 @@ def sync(
 @answers_tab_option
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors (for cron).")
 @notify_option
+@click.option(
+    "--to",
+    metavar="FILE.xlsx",
+    help="Write the generated tabs into this companion workbook (made when missing) and only "
+    "read LOG, which may stay open in Excel.",
+)
+@click.option(
+    "--all",
+    "all_logs",
+    is_flag=True,
+    help="Run every [[logs]] entry of caseloop.toml in turn (exit 0 all written, 4 some, 2 none).",
+)
 @handle_errors
 def report(
     week: str | None,
@@ -459,15 +689,17 @@ def report(
     answers_tab: str | None,
     quiet: bool,
     notify: tuple[str, ...],
+    to: str | None,
+    all_logs: bool,
     **kwargs: Any,
-) -> None:
+) -> str | None:
     """Write the Weekly Summary tab (12 weeks of numbers, breakdowns, backlog and a chart) and
     the Answers tab (the problems the team has solved), in one write.
 
     With --markdown the weekly report is written as Markdown; a .csv log can only do that.
     With --notify a short weekly digest goes to the team's chat once the tabs are written.
     Exit 0 when written, 2 when nothing was written, 3 when written but the digest was not
-    delivered.
+    delivered; with --all, 4 when some logs were written.
     """
     from .engine import (
         answer_base,
@@ -478,18 +710,22 @@ def report(
         weekly_text,
         write,
     )
-    from .notify import check_urls
     from .render import week_label
 
-    urls, setting = notify_urls(notify)
-    targets = check_urls(urls, setting)  # a wrong URL is refused before the log is read
+    if all_logs:
+        run_all(report, quiet)
+        return None
     progress = Progress(quiet)
-    settings = settings_from({**kwargs, "output": output, "notify": urls})
+    values, own = configured({**kwargs, "report_tab": report_tab, "to": to}, "report")
+    report_tab = own["report_tab"]
+    urls, targets = notify_targets(notify, values)  # checked before the log is read
+    settings = settings_from({**values, "output": output, "notify": urls})
     check_markdown_path(markdown_path, settings.log, output)  # before the tab is written
     loaded = _load(settings, progress, for_writing=True, with_history=True)
     progress(f"computing the weekly report from {len(loaded.frame.cases)} cases ...")
     result = weekly(loaded, settings, week)
     read_only, lang = loaded.workbook.read_only, loaded.lang
+    line = ""
     if read_only and not markdown_path:
         raise CaseloopError.said("csv_no_tabs", location=loaded.workbook.location)
     # With the Markdown on stdout, everything else goes to stderr so the two do not mix.
@@ -501,9 +737,10 @@ def report(
         progress(f"writing the {model.title!r} and {answers.title!r} tabs ...")
         written = write(loaded, [model, answers])
         link = written.target
+        week = week_label(result.week, settings.labels, lang)
+        line = _say(lang, "wrote_report", title=model.title, week=week, target=written.target)
         if not quiet:
-            week = week_label(result.week, settings.labels, lang)
-            say(_say(lang, "wrote_report", title=model.title, week=week, target=written.target))
+            say(line)
             say(_answers_line(lang, answers.title, answer_base(loaded, settings), written.target))
             _tell_backup(say, written.backup, lang)
     if markdown_path:
@@ -517,12 +754,46 @@ def report(
                 raise CaseloopError(
                     f"Cannot write {markdown_path}: {exc.strerror or exc}."
                 ) from None
+            if read_only:
+                line = _say(lang, "wrote_markdown", path=markdown_path)
             if not quiet:
                 say(_say(lang, "wrote_markdown", path=markdown_path))
     if result.not_counted and not quiet:
         say(_say(lang, "not_counted", n=result.not_counted, log=settings.log))
     if targets:
         _send_weekly_digest(targets, result, settings, lang, link, say, quiet, progress)
+    return line
+
+
+@main.command("config")
+@common_options
+@click.option("--to", metavar="FILE.xlsx", help="A companion workbook, as sync --to takes it.")
+@click.option("--status-tab", metavar="NAME", callback=tab_name, help="As sync takes it.")
+@click.option("--report-tab", metavar="NAME", callback=tab_name, help="As report takes it.")
+@handle_errors
+def show_config(
+    to: str | None, status_tab: str | None, report_tab: str | None, **kwargs: Any
+) -> None:
+    """Print the settings in force and where each came from (option, file, env, default).
+
+    Without LOG, for every [[logs]] entry of caseloop.toml; notify URLs are masked.
+    """
+    from .runconfig import LogEntry, describe, load_config, resolve
+
+    ctx = click.get_current_context()
+    values = {**kwargs, "to": to, "status_tab": status_tab, "report_tab": report_tab}
+    config = load_config(values.pop("config_path", None))
+    log = values.pop("log", None)
+    options = _options_given(ctx, values)
+    entries: list[LogEntry | None] = list(config.logs) or [None]
+    if log is not None:
+        entries = [config.entry(log)]
+    runs = [
+        (entry, resolve(config, entry, options if entry else {**options, "log": log}))
+        for entry in entries
+    ]
+    for line in describe(config, runs):
+        click.echo(line)
 
 
 def _send_weekly_digest(
@@ -712,7 +983,7 @@ def answers(output: str | None, answers_tab: str | None, quiet: bool, **kwargs: 
     from .engine import answer_base, answers_model, write
 
     progress = Progress(quiet)
-    settings = settings_from({**kwargs, "output": output})
+    settings = settings_from({**configured(kwargs, "answers")[0], "output": output})
     loaded = _load(settings, progress, for_writing=True)
     if loaded.workbook.read_only:
         raise CaseloopError.said("csv_no_answers", location=loaded.workbook.location)
@@ -749,7 +1020,7 @@ def draft(case_id: str, kind: str | None, **kwargs: Any) -> None:
     from .drafts import draft_case, situation
     from .engine import find_case
 
-    settings = settings_from(kwargs)
+    settings = settings_from(configured(kwargs, "draft")[0])
     templates = settings.templates
     loaded = _load(settings, Progress(quiet=True))
     case = find_case(loaded, settings, case_id)

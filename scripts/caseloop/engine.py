@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import os
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 
@@ -55,6 +57,9 @@ class Settings:
     lang: str = "en"  # "en", "zh", or "auto": Chinese when the Cases header is Chinese
     now: str | None = None
     output: str | None = None
+    to: str | None = None  # a companion workbook for the generated tabs (--to); LOG is only read
+    timezone: str | None = None  # the team's time zone instead of the rules file's (caseloop.toml)
+    owners: dict[str, str] = field(default_factory=dict)  # Owner → chat handle (alerts)
     http_client: Any = None  # a gspread HTTPClient class; tests point it at the fake server
     # Alerts: the checked --notify URLs (notify.check_urls). They hold bot keys and tokens, so
     # they are left out of the settings' repr and never shown.
@@ -86,6 +91,8 @@ class Settings:
     def rules(self) -> Rules:
         """The rules file, with the playbook's evidence by deadline kind on each category."""
         rules = load_rules(Path(self.rules_path))
+        if self.timezone:
+            rules = dataclasses.replace(rules, timezone=ZoneInfo(self.timezone))
         playbook = self.playbook
         check_playbook_fits_rules(playbook, rules, Path(self.rules_path))
         return with_deadline_evidence(rules, playbook)
@@ -209,6 +216,7 @@ def load(settings: Settings, *, for_writing: bool = False, with_history: bool = 
         credentials=settings.credentials,
         http_client=settings.http_client,
         will_write=for_writing,
+        to=settings.to,
     )
     try:
         if workbook.single_table:

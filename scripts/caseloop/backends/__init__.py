@@ -26,13 +26,26 @@ def open_workbook(
     http_client: Any = None,
     will_write: bool = False,
     on_step: OnStep | None = None,
+    to: str | None = None,
 ) -> Workbook:
     """The backend for LOG: a Google Sheet URL or gsheet:KEY, a .csv, or an .xlsx/.xlsm file.
 
     ``will_write``: the caller means to write the tab into an Excel LOG, so caseloop's lock on
     it is taken before it is read (call ``close()`` on the workbook if no write follows).
     ``on_step``: called at each step of an Excel commit (see ``xlsx.steps``); tests step in there.
+    ``to``: a companion workbook (``xlsx.companion``) the tabs go into; LOG is only read.
     """
+    if to is not None:
+        if not str(to).strip():
+            raise OptionError.said_for("to", "to_empty")
+        if output:
+            raise OptionError.said_for("to", "to_and_output")
+        from .xlsx.companion import CompanionWorkbook, check_companion
+
+        # Checked before the log is opened: a --to naming a team's workbook is refused first.
+        check_companion(Path(to), None if is_google(log) else log)
+        source = open_workbook(log, credentials=credentials, http_client=http_client)
+        return CompanionWorkbook(source, to, will_write=will_write)
     if output is not None and not str(output).strip():
         # An empty --output is a slip (a shell variable that was not set), never "in place".
         raise OptionError(

@@ -146,6 +146,10 @@ class ExcelWorkbook:
     def read_tab_and_ours(self, title: str, kind: str) -> tuple[Grid, Grid | None]:
         """The tab ``title`` and caseloop's tab of ``kind`` (by its sheet-scoped mark), both
         from the version of the file that was read."""
+        return self.read_tab(title), self.read_ours(kind)
+
+    def read_ours(self, kind: str) -> Grid | None:
+        """caseloop's tab of ``kind`` (by its sheet-scoped mark, whatever its name); None if none."""
         ours = next(
             (
                 sheet.name
@@ -154,7 +158,7 @@ class ExcelWorkbook:
             ),
             None,
         )
-        return self.read_tab(title), self.read_tab(ours) if ours is not None else None
+        return self.read_tab(ours) if ours is not None else None
 
     def write_tabs(self, tabs: list[SheetModel]) -> WriteResult:
         def write(out: BinaryIO) -> None:
