@@ -56,13 +56,16 @@ def test_sync_to_writes_a_fresh_companion_and_leaves_the_open_log_byte_identical
     assert result.output.splitlines()[0].endswith(f" into {status}.")
     assert sha(open_log) == before
     assert not (tmp_path / ".caseloop-backup").exists()  # nothing of the log was replaced
-    assert generated_tabs(status) == {"Status": "status"}  # only caseloop's tabs, marked
+    assert generated_tabs(status) == {
+        "Status": "status",
+        "History": "history",
+    }  # only caseloop's tabs, marked
     book = openpyxl.load_workbook(status)
-    assert book.sheetnames == ["Status"]
+    assert book.sheetnames == ["Status", "History"]
     header = next(r for r in book["Status"].iter_rows(values_only=True) if "Flag" in r)
     assert "Case ID" in header
     calamine = CalamineWorkbook.from_path(str(status))
-    assert calamine.sheet_names == ["Status"]
+    assert calamine.sheet_names == ["Status", "History"]
     rows = calamine.get_sheet_by_name("Status").to_python()
     assert sum(1 for row in rows if "ON TRACK" in row) == 2
 
@@ -78,11 +81,21 @@ def test_a_second_sync_updates_the_companion_in_place_and_report_adds_its_tab(op
     assert "Previous version kept as" in result.output  # the companion's own backup
     result = invoke("report", open_log, "--to", status, "--now", LATER)
     assert result.exit_code == 0, result.output
-    assert generated_tabs(status) == {"Status": "status", "Weekly Summary": "weekly"}
+    assert generated_tabs(status) == {
+        "Status": "status",
+        "History": "history",
+        "Weekly Summary": "weekly",
+        "Answers": "answers",
+    }
     book = openpyxl.load_workbook(status)
-    assert book.sheetnames == ["Status", "Weekly Summary"]
+    assert book.sheetnames == ["Status", "History", "Weekly Summary", "Answers"]
     assert "2026-11-23 09:00" in str(book["Status"]["A1"].value)
-    assert CalamineWorkbook.from_path(str(status)).sheet_names == ["Status", "Weekly Summary"]
+    assert CalamineWorkbook.from_path(str(status)).sheet_names == [
+        "Status",
+        "History",
+        "Weekly Summary",
+        "Answers",
+    ]
     assert sha(open_log) == log_before
 
 
@@ -183,7 +196,7 @@ def test_a_google_log_with_to_is_read_from_google_and_the_companion_written(
     assert result.exit_code == 0, result.output
     assert fake_sheets.book("KEY15").titles() == ["Cases"]  # the Google Sheet was only read
     assert "batchUpdate" not in [r.kind for r in fake_sheets.log]
-    assert openpyxl.load_workbook(status).sheetnames == ["Status"]
+    assert openpyxl.load_workbook(status).sheetnames == ["Status", "History"]
 
 
 def test_to_from_the_config_file_and_dry_run_writes_nothing(open_log, tmp_path, monkeypatch):
@@ -198,4 +211,4 @@ def test_to_from_the_config_file_and_dry_run_writes_nothing(open_log, tmp_path, 
     result = invoke("sync", "--all", "--now", NOW_TEXT)
     assert result.exit_code == 0, result.output
     assert result.output.startswith("team: Wrote 'Status' (3 rows")
-    assert generated_tabs(tmp_path / "status.xlsx") == {"Status": "status"}
+    assert generated_tabs(tmp_path / "status.xlsx") == {"Status": "status", "History": "history"}

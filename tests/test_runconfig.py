@@ -99,7 +99,6 @@ def two_logs(tmp_path: Path, fake_sheets: FakeSheetsServer, monkeypatch: pytest.
         tmp_path,
         f"""
 lang = "en"
-notify = ["wecombot://SECRETKEY"]
 [owners]
 "Li Wei" = "liwei"
 
@@ -260,7 +259,7 @@ def test_an_option_wins_over_the_file(tmp_path, monkeypatch):
     assert result.exit_code == 0 and "已将「状态」写入" in result.output
     result = invoke(["sync", "--lang", "en", "--now", NOW_TEXT])
     assert result.exit_code == 0 and "Wrote 'Status'" in result.output
-    assert openpyxl.load_workbook(tmp_path / "a.xlsx").sheetnames == ["Cases", "Status"]
+    assert openpyxl.load_workbook(tmp_path / "a.xlsx").sheetnames == ["Cases", "Status", "History"]
 
 
 def test_config_option_wins_over_the_env_which_wins_over_the_current_folder(tmp_path, monkeypatch):
@@ -335,7 +334,7 @@ def test_the_config_file_maps_onto_settings_notify_and_owners(tmp_path, monkeypa
     small_log(tmp_path / "a.xlsx")
     write_config(
         tmp_path,
-        'notify = "https://example.com/hook"\n[owners]\n"Li Wei" = "@li"\n'
+        'notify = "json://127.0.0.1:9/hook"\n[owners]\n"Li Wei" = "@li"\n'
         '[[logs]]\nname = "a"\nlog = "a.xlsx"\n[logs.owners]\n"Wang" = "@wang"\n',
     )
     monkeypatch.chdir(tmp_path)
@@ -343,7 +342,7 @@ def test_the_config_file_maps_onto_settings_notify_and_owners(tmp_path, monkeypa
     real = cli.settings_from
     monkeypatch.setattr(cli, "settings_from", lambda kw: seen.append(real(kw)) or seen[-1])
     assert invoke(["sync", "--now", NOW_TEXT]).exit_code == 0
-    assert seen[0].notify == ("https://example.com/hook",)
+    assert seen[0].notify == ("json://127.0.0.1:9/hook",)
     assert seen[0].owners == {"Li Wei": "@li", "Wang": "@wang"}
 
 

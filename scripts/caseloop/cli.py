@@ -200,11 +200,13 @@ def _config_tab_name(key: str, value: Any) -> str | None:
 def run_all(command: click.Command, quiet: bool) -> None:
     """Run ``command`` on each [[logs]] entry of caseloop.toml in turn; one line per log.
 
-    Exit 0 when every log was written, 4 when some were, 2 when none was.
+    Exit 0 when every log was written, 4 when some were, 2 when none was; 3 when every log was
+    written but an alert of one was not delivered.
     """
     import time
 
     from .backends import is_google
+    from .notify import NotDeliveredError
     from .runconfig import load_config
 
     ctx = click.get_current_context()
@@ -227,7 +229,7 @@ def run_all(command: click.Command, quiet: bool) -> None:
     ctx.meta[EXPLICIT_KEY] = _explicit(ctx)
     run = getattr(command.callback, "__wrapped__", command.callback)
     assert run is not None
-    written = 0
+    written = undelivered = 0
     last_google: float | None = None
     for entry in config.logs:
         if is_google(entry.log):
@@ -242,6 +244,14 @@ def run_all(command: click.Command, quiet: bool) -> None:
         try:
             with click.Context(command, parent=ctx, info_name=entry.name, obj=ctx.obj) as sub:
                 line = sub.invoke(run, **params)
+        except NotDeliveredError as exc:
+            # Written; only its alerts wait for the next run: it counts as written (exit 3 when
+            # every log was written but some alert was not delivered).
+            lang = str(ctx.meta.get(LANG_KEY) or "en")
+            click.echo(_say(lang, "log_written", name=entry.name, line=exc.text(lang)), err=True)
+            written += 1
+            undelivered += 1
+            continue
         except CaseloopError as exc:
             if isinstance(exc, OptionError):
                 exc.for_option(OPTIONS.get(exc.setting, exc.setting))
@@ -265,6 +275,8 @@ def run_all(command: click.Command, quiet: bool) -> None:
     ctx.meta.pop(EXPLICIT_KEY, None)
     if written < len(config.logs):
         sys.exit(4 if written else 2)
+    if undelivered:
+        sys.exit(3)
 
 
 # How the library's settings are spelled on the command line, for messages that name them.
@@ -601,7 +613,7 @@ def sync(
     )
     if dry_run:
         # With --to the tab would go into the companion workbook, not the log.
-        where = str(getattr(loaded.workbook, "to", None) or loaded.workbook.location)
+        where = str(settings.to or loaded.workbook.location)
         if loaded.workbook.read_only:
             where += _say(lang, "dry_run_csv")
         click.echo(
