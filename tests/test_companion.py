@@ -4,7 +4,6 @@ Excel is only read. Real workbooks, read back with openpyxl and calamine."""
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ from caseloop.cli import main
 
 from caselog import HEADERS, NOW, case, write_xlsx
 from fakesheets import FakeSheetsServer, fake_client_class
+from hostile import authorized_user_file
 
 pytest_plugins = ["fakesheets.fixtures"]
 
@@ -174,20 +174,7 @@ def test_a_google_log_with_to_is_read_from_google_and_the_companion_written(
 ):
     book = fake_sheets.add_spreadsheet("KEY15", timezone="Asia/Shanghai")
     book.add_sheet("Cases", [HEADERS, *[[c.get(h) for h in HEADERS] for c in (case(), case())]])
-    creds = tmp_path / "user.json"
-    creds.write_text(
-        json.dumps(
-            {
-                "type": "authorized_user",
-                "token": "test",
-                "expiry": "2999-01-01T00:00:00Z",
-                "refresh_token": "unused",
-                "client_id": "unused.apps.googleusercontent.com",
-                "client_secret": "unused",
-            }
-        )
-    )
-    creds.chmod(0o600)
+    creds = authorized_user_file(tmp_path / "user.json")
     status = tmp_path / "status.xlsx"
     obj = {"http_client": fake_client_class(fake_sheets.url)}
     result = invoke(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +12,7 @@ from caseloop.backends.gsheets import date_serial
 from caseloop.engine import Settings, load, status_model, write
 
 from fakesheets import FakeSheetsServer, fake_client_class
+from hostile import authorized_user_file as hostile_credentials
 
 pytest_plugins = ["fakesheets.fixtures"]
 
@@ -24,21 +24,7 @@ NOW = "2026-11-20T18:00"
 def authorized_user_file(tmp_path: Path) -> Path:
     # An access token that google-auth considers valid until 2999 is used as is: no refresh,
     # so nothing goes to Google's token endpoint, and the fake accepts the token "test".
-    path = tmp_path / "authorized_user.json"
-    path.write_text(
-        json.dumps(
-            {
-                "type": "authorized_user",
-                "token": "test",
-                "expiry": "2999-01-01T00:00:00Z",
-                "refresh_token": "unused",
-                "client_id": "unused.apps.googleusercontent.com",
-                "client_secret": "unused",
-            }
-        )
-    )
-    path.chmod(0o600)
-    return path
+    return hostile_credentials(tmp_path / "authorized_user.json")
 
 
 def sheet_value(value: Any, tz: str) -> Any:

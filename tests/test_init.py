@@ -22,6 +22,7 @@ from caseloop.newlog import LAST_ROW, LIST_LAST_ROW, describe, split_names
 from caseloop.schema import load_schema, normalize_label
 
 from fakesheets import FakeSheetsServer, fake_client_class
+from hostile import authorized_user_file as hostile_credentials
 
 pytest_plugins = ["fakesheets.fixtures"]
 
@@ -341,21 +342,7 @@ def test_a_rules_copy_is_commented_loads_as_rules_and_is_never_overwritten(tmp_p
 
 def authorized_user_file(tmp_path: Path) -> Path:
     # A token google-auth takes as valid until 2999: no refresh, and the fake accepts "test".
-    path = tmp_path / "authorized_user.json"
-    path.write_text(
-        json.dumps(
-            {
-                "type": "authorized_user",
-                "token": "test",
-                "expiry": "2999-01-01T00:00:00Z",
-                "refresh_token": "unused",
-                "client_id": "unused.apps.googleusercontent.com",
-                "client_secret": "unused",
-            }
-        )
-    )
-    path.chmod(0o600)
-    return path
+    return hostile_credentials(tmp_path / "authorized_user.json")
 
 
 def test_google_init_adds_the_same_log_in_one_batch_update(

@@ -7,7 +7,6 @@ Real workbooks in tmp_path; the Google log is the project's fake Sheets server o
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from caseloop.runconfig import mask_url, read_config
 
 from caselog import HEADERS, NOW, case, write_xlsx
 from fakesheets import FakeSheetsServer, fake_client_class
+from hostile import authorized_user_file as hostile_credentials
 
 pytest_plugins = ["fakesheets.fixtures"]
 
@@ -40,21 +40,7 @@ def small_log(path: Path) -> Path:
 
 def credentials_file(folder: Path) -> Path:
     # A token google-auth treats as valid until 2999: no refresh, nothing sent to Google.
-    path = folder / "sa.json"
-    path.write_text(
-        json.dumps(
-            {
-                "type": "authorized_user",
-                "token": "test",
-                "expiry": "2999-01-01T00:00:00Z",
-                "refresh_token": "unused",
-                "client_id": "unused.apps.googleusercontent.com",
-                "client_secret": "unused",
-            }
-        )
-    )
-    path.chmod(0o600)
-    return path
+    return hostile_credentials(folder / "sa.json")
 
 
 def google_log(server: FakeSheetsServer, key: str = KEY) -> None:
