@@ -444,6 +444,23 @@ def test_a_storm_longer_than_the_budget_gives_up_saying_how_long_it_waited(
     assert snapshot(fake_sheets) == before
 
 
+def test_the_give_up_sentence_is_in_the_users_language(
+    fake_sheets: FakeSheetsServer, user_file: Path, google: tuple[dict, dict]
+) -> None:
+    before, _ = google
+    clock = VirtualClock()
+    fake_sheets.clock = clock
+    fake_sheets.quota_closed_until = 3600.0
+
+    result = against(fake_sheets, user_file, "--lang", "zh", **real_policy(clock))
+
+    assert_one_sentence(
+        result, "Google 表格一直返回「429 (too many requests)」，重试", "没有写入任何内容"
+    )
+    assert "nothing was written" not in result.output
+    assert snapshot(fake_sheets) == before
+
+
 # --- 4. a write Google applied before it failed -----------------------------------------------
 
 

@@ -173,6 +173,8 @@ SAMPLE_FIELDS = {
     "number": 46,
     "account": "caseloop@proj.iam.gserviceaccount.com",
     "other": "status",
+    "outcome": "没有写入任何内容",
+    "tries_word": "tries",
     "cols": 14,
     "tries": 10,
     "seconds": 95,

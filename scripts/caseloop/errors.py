@@ -141,6 +141,8 @@ class RefusedOptionError(OptionError, RefusedError):
 
 # The setting that renames each kind of generated tab.
 TAB_SETTING = {"status": "status_tab", "weekly": "report_tab", "answers": "answers_tab"}
+# caseloop's History tab has no option of its own: a team tab with its name makes caseloop call
+# it "caseloop History" instead (engine.history_title), so it never clashes.
 
 
 class TabTakenError(RefusedOptionError):

@@ -49,7 +49,8 @@ def retry_after_seconds(response: requests.Response) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
-TOKEN_TROUBLE = "token endpoint"  # the problem when Google's sign-in service itself failed
+# The problem when Google's sign-in service itself failed (compared by identity).
+TOKEN_TROUBLE: dict[str, str] = {"problem": "token endpoint", "problem_zh": "令牌接口"}
 
 
 class WriteApplied(Exception):
@@ -155,23 +156,23 @@ class RetryingHTTPClient(HTTPClient):
                     # be returned even if the operation has completed successfully").
                     unanswered_write = self._read_back(unanswered_write)
                 if status not in RETRYABLE_STATUS and unanswered_write:
-                    raise CaseloopError(
-                        "Google Sheets did not answer a write in time and then refused its retry "
-                        f"({_status_words(status)}); "
-                        f"{_outcome(method, answered=False)} — run again later."
+                    raise CaseloopError.said(
+                        "gsheets_retry_refused",
+                        status=_status_words(status),
+                        **_outcome(method, answered=False),
                     ) from None
                 if status not in RETRYABLE_STATUS:
                     raise
                 retry_after = retry_after_seconds(error.response)
                 answered = True
-                problem = f"kept answering {_status_words(status)}"
+                problem = _trouble("answering", status=_status_words(status))
             except requests.Timeout:
-                problem = f"did not answer within {self.timeout:g} s"
+                problem = _trouble("timeout", seconds=f"{self.timeout:g}")
                 if method.lower() != "get":
                     unanswered_write = self._read_back(True)
                     answered = not unanswered_write  # the read-back found it not applied
             except requests.ConnectionError as error:
-                problem = f"could not be reached ({_connection_reason(error)})"
+                problem = _trouble("unreachable", reason=_connection_reason(error))
                 if method.lower() != "get":
                     unanswered_write = self._read_back(True)
                     answered = not unanswered_write  # the read-back found it not applied
@@ -183,7 +184,7 @@ class RetryingHTTPClient(HTTPClient):
                 problem = TOKEN_TROUBLE
                 answered = True
             except TransportError:
-                problem = "could not be reached to refresh the credentials"
+                problem = _trouble("refresh")
 
             if self._give_up(attempt, max_tries, started, waited, retry_after):
                 raise self._failure(
@@ -215,17 +216,26 @@ class RetryingHTTPClient(HTTPClient):
         return self._next_wait
 
     def _failure(
-        self, problem: str, attempt: int, started: float, waited: float, method: str, answered: bool
+        self,
+        problem: dict[str, str],
+        attempt: int,
+        started: float,
+        waited: float,
+        method: str,
+        answered: bool,
     ) -> CaseloopError:
         elapsed = max(self.clock() - started, waited)
         if problem is TOKEN_TROUBLE:
             return CaseloopError.said(
                 "gsheets_token_unavailable", tries=attempt, seconds=f"{elapsed:.0f}"
             )
-        return CaseloopError(
-            f"Google Sheets {problem} after {attempt} "
-            f"{'try' if attempt == 1 else 'tries'} over {elapsed:.0f} s; "
-            f"{_outcome(method, answered=answered)} — run again later."
+        return CaseloopError.said(
+            "gsheets_gave_up",
+            tries=attempt,
+            tries_word="try" if attempt == 1 else "tries",
+            seconds=f"{elapsed:.0f}",
+            **problem,
+            **_outcome(method, answered=answered),
         )
 
 
@@ -246,20 +256,47 @@ def _credentials_refused(error: RefreshError, credentials: Any) -> OptionError:
     )
 
 
-def _outcome(method: str, *, answered: bool) -> str:
+def _outcome(method: str, *, answered: bool) -> dict[str, str]:
+    """What became of the write, as the fields ``outcome`` (English) and ``outcome_zh``."""
     # A refused batchUpdate is applied all or nothing, so an error answer means nothing changed;
     # a write that timed out or lost its connection may have been applied before the cut.
-    if method.lower() == "get" or answered:
-        return "nothing was written"
-    return "the generated tabs may or may not have been updated (the next run rewrites them)"
+    key = "nothing" if method.lower() == "get" or answered else "maybe"
+    return _phrase("outcome", key)
+
+
+def _trouble(kind: str, **fields: str) -> dict[str, str]:
+    """What went wrong with Google, as the fields ``problem`` and ``problem_zh``."""
+    if "reason" in fields:  # the connection's trouble, worded per language too
+        reason = _phrase("reason", fields["reason"])
+        return {
+            "problem": _phrase("trouble", kind)["problem"].format(reason=reason["reason"]),
+            "problem_zh": _phrase("trouble", kind)["problem_zh"].format(reason=reason["reason_zh"]),
+        }
+    words = _phrase("trouble", kind)
+    return {name: text.format(**fields) for name, text in words.items()}
+
+
+def _phrase(group: str, key: str) -> dict[str, str]:
+    """A phrase of labels.yaml ``gsheets_phrases`` in English and Chinese, as the fields a
+    message template of ``errors:`` takes (``problem`` / ``problem_zh`` ...)."""
+    from ...config import load_labels
+
+    field = {"outcome": "outcome", "trouble": "problem", "reason": "reason"}[group]
+    labels = load_labels()
+    name = f"{group}_{key}"
+    return {
+        field: labels.get("gsheets_phrases", name, "en"),
+        f"{field}_zh": labels.get("gsheets_phrases", name, "zh"),
+    }
 
 
 def _connection_reason(error: requests.ConnectionError) -> str:
+    """Which connection trouble it was: a key of ``gsheets_phrases`` (reason_...)."""
     text = str(error).lower()
     if "reset" in text or "aborted" in text or "remote end closed" in text:
-        return "connection reset"
+        return "reset"
     if "name or service" in text or "resolve" in text or "getaddrinfo" in text:
-        return "name lookup failed"
+        return "lookup"
     if "refused" in text:
-        return "connection refused"
-    return "connection error"
+        return "refused"
+    return "other"
