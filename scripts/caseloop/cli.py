@@ -200,11 +200,13 @@ def _config_tab_name(key: str, value: Any) -> str | None:
 def run_all(command: click.Command, quiet: bool) -> None:
     """Run ``command`` on each [[logs]] entry of caseloop.toml in turn; one line per log.
 
-    Exit 0 when every log was written, 4 when some were, 2 when none was.
+    Exit 0 when every log was written, 4 when some were, 2 when none was; 3 when every log
+    was written but some alerts were not delivered (a log whose alerts failed counts as written).
     """
     import time
 
     from .backends import is_google
+    from .notify import NotDeliveredError
     from .runconfig import load_config
 
     ctx = click.get_current_context()
@@ -228,6 +230,7 @@ def run_all(command: click.Command, quiet: bool) -> None:
     run = getattr(command.callback, "__wrapped__", command.callback)
     assert run is not None
     written = 0
+    undelivered = 0  # logs written whose alerts did not go out (exit 3 on their own)
     last_google: float | None = None
     for entry in config.logs:
         if is_google(entry.log):
@@ -242,6 +245,13 @@ def run_all(command: click.Command, quiet: bool) -> None:
         try:
             with click.Context(command, parent=ctx, info_name=entry.name, obj=ctx.obj) as sub:
                 line = sub.invoke(run, **params)
+        except NotDeliveredError as exc:
+            # Written, alerts not delivered (retried by its next run): it counts as written.
+            written += 1
+            undelivered += 1
+            lang = str(ctx.meta.get(LANG_KEY) or "en")
+            click.echo(_say(lang, "log_written", name=entry.name, line=exc.text(lang)), err=True)
+            continue
         except CaseloopError as exc:
             if isinstance(exc, OptionError):
                 exc.for_option(OPTIONS.get(exc.setting, exc.setting))
@@ -265,6 +275,8 @@ def run_all(command: click.Command, quiet: bool) -> None:
     ctx.meta.pop(EXPLICIT_KEY, None)
     if written < len(config.logs):
         sys.exit(4 if written else 2)
+    if undelivered:
+        sys.exit(3)
 
 
 # How the library's settings are spelled on the command line, for messages that name them.
@@ -562,7 +574,8 @@ def validate(fmt: str, templates_check: str | None, **kwargs: Any) -> None:
     "--all",
     "all_logs",
     is_flag=True,
-    help="Run every [[logs]] entry of caseloop.toml in turn (exit 0 all written, 4 some, 2 none).",
+    help="Run every [[logs]] entry of caseloop.toml in turn (exit 0 all written, 3 written but "
+    "alerts not delivered, 4 some written, 2 none).",
 )
 @handle_errors
 def sync(
@@ -578,8 +591,10 @@ def sync(
 ) -> str | None:
     """Validate, judge every case and write the colour-coded Status tab.
 
-    Exit 0 when written (rows that cannot be judged show as INVALID), 2 when nothing was written;
-    with --all, 4 when some logs were written and others not.
+    With --notify, the cases that turned urgent since the last run go to the team's chat once
+    the tabs are written. Exit 0 when written (rows that cannot be judged show as INVALID), 2
+    when nothing was written, 3 when written but the alerts were not delivered (the next run
+    sends them again); with --all, 4 when some logs were written and others not.
     """
     from .engine import fingerprint_written, history_model, status_model, write
     from .render import flag_counts
@@ -683,7 +698,8 @@ def sync(
     "--all",
     "all_logs",
     is_flag=True,
-    help="Run every [[logs]] entry of caseloop.toml in turn (exit 0 all written, 4 some, 2 none).",
+    help="Run every [[logs]] entry of caseloop.toml in turn (exit 0 all written, 3 written but "
+    "alerts not delivered, 4 some written, 2 none).",
 )
 @handle_errors
 def report(
@@ -860,7 +876,9 @@ def _send_sync_alerts(
         until = run.held_until.strftime("%H:%M") if run.held_until else "—"
         click.echo(_say(lang, "held_alerts", n=run.held, until=until))
     if delivery is not None and not delivery.ok:
-        raise not_delivered(delivery, "first_run_not_delivered" if run.first_run else "not_delivered")
+        raise not_delivered(
+            delivery, "first_run_not_delivered" if run.first_run else "not_delivered"
+        )
 
 
 @main.command()

@@ -34,9 +34,9 @@ from .problems import Wording
 from .schema import Schema, load_schema, normalize_label
 
 if TYPE_CHECKING:  # imported when used, so --help and validate do not load them
+    from .alerts import Alert
     from .answers import AnswerBase
     from .drafts import Templates
-    from .alerts import Alert
     from .history import History, Read
     from .notify import Delivery, Target
     from .views import StatusView
@@ -349,9 +349,7 @@ def history_model(loaded: Loaded, settings: Settings, *, notifying: bool = False
     judged = judge(loaded, settings)
     rules = settings.rules
     previous = loaded.history.history if loaded.history is not None else None
-    added = changes(
-        previous, judged, loaded.as_of, notify_on=rules.notify_on, notifying=notifying
-    )
+    added = changes(previous, judged, loaded.as_of, notify_on=rules.notify_on, notifying=notifying)
     history = updated(previous, added, judged, loaded.as_of, rules.history_keep_days)
     title = history_title(loaded, settings)
     model = render_history(

@@ -245,7 +245,9 @@ class GoogleWorkbook:
             {
                 "updateCells": {
                     "start": {"sheetId": sheet_id, "rowIndex": row, "columnIndex": column},
-                    "rows": [{"values": [{"userEnteredValue": {"stringValue": text}} if text else {}]}],
+                    "rows": [
+                        {"values": [{"userEnteredValue": {"stringValue": text}} if text else {}]}
+                    ],
                     "fields": "userEnteredValue",
                 }
             }
