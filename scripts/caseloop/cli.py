@@ -865,8 +865,10 @@ def _send_sync_alerts(
     try:
         record_notified(loaded, settings, history, run, written)
     except CaseloopError as exc:
-        reason = exc.text(lang).rstrip(".。")
-        line = _say(lang, "notified_not_recorded", title=history.model.title, reason=reason)
+        line = exc.text(lang)
+        if exc.key != "notified_changed":
+            reason = line.rstrip(".。")
+            line = _say(lang, "notified_not_recorded", title=history.model.title, reason=reason)
         click.echo(f"caseloop: warning: {line}", err=True)
     delivery = run.delivery
     if not quiet and delivery is not None and delivery.delivered:
