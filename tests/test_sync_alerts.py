@@ -508,3 +508,38 @@ def test_a_file_changed_during_the_delivery_keeps_its_history_and_says_so(
     )
     [row] = [r for r in history_rows(log) if r["To"] == "OVERDUE"]
     assert row["Notified"] == "Pending"
+
+
+def test_a_new_case_past_its_deadline_is_announced_in_chinese(log, tmp_path, receiver):
+    hook = receiver()
+    companion = tmp_path / "status.xlsx"
+    assert sync(log, NOW, "--to", companion, "--lang", "zh").exit_code == 0
+    # A claim typed into the log after the first run, its deadline already 2 hours gone.
+    make_log(log, deadline=NOW - dt.timedelta(hours=1))
+    later = NOW + dt.timedelta(hours=1)
+    result = sync(log, later, "--to", companion, "--lang", "zh", "--notify", hook.url())
+    assert result.exit_code == 0, result.output
+    assert "提醒：已将 1 个案例发送到 JSON (json://127.0.0.1)。" in result.stdout
+    [message] = hook.accepted()
+    assert message.startswith("**caseloop：1 个案例需要处理**\n\n")
+    assert (
+        f"- **已过截止** · {DEADLINE_ID} · Velden Kitchen（德国） · 订单与退货 · Wang Fang"
+        in message
+    )
+    assert "截止 2026-11-20 17:00" in message
+    assert message.endswith(f"状态表：{companion}")
+    sheet = openpyxl.load_workbook(companion, read_only=True)["历史"]
+    rows = [r for r in sheet.iter_rows(values_only=True) if r[1] == DEADLINE_ID]
+    assert [(r[2], r[7]) for r in rows] == [("新案例", "已发送：JSON (json://127.0.0.1)")]
+
+
+def test_owners_from_caseloop_toml_are_mentioned(log, tmp_path, receiver):
+    (tmp_path / "caseloop.toml").write_text('[owners]\n"Li Wei" = "<@U012LIWEI>"\n', "utf-8")
+    hook = receiver()
+    sync(log, NOW)
+    assert sync(log, NOW + dt.timedelta(hours=23), "--notify", hook.url()).exit_code == 0
+    [message] = hook.accepted()
+    assert (
+        f"**OVERDUE** · {OVERDUE_ID} · NorthPeak Gear (US) · Advertising · Li Wei <@U012LIWEI> · "
+        in message
+    )

@@ -406,7 +406,7 @@ def send_alerts(
     history = update.history
     if update.baseline:
         # History starts here: one short line, not an alert for every case the log holds.
-        open_cases, counts = _watched(view, rules, lang)
+        open_cases, counts = _watched(view, rules, labels, lang)
         messages = first_run_digest(open_cases, counts, lang=lang, link=link, labels=labels)
         return AlertRun(history, delivery=deliver(targets, messages), first_run=True)
     due = due_alerts(history, loaded.as_of)
@@ -443,15 +443,18 @@ def send_alerts(
     )
 
 
-def _watched(view: StatusView, rules: Rules, lang: str) -> tuple[int, list[tuple[str, int]]]:
-    """The open cases of the Status tab and their number by flag, worst first."""
+def _watched(
+    view: StatusView, rules: Rules, labels: Labels, lang: str
+) -> tuple[int, list[tuple[str, int]]]:
+    """The open cases of the Status tab and their number by flag, worst first, labelled as the
+    run's summary line labels them (a passed deadline on its own in Chinese)."""
     from .config import FLAG_ORDER
-    from .render import flag_label
+    from .render import flag_counts
 
     open_rows = view.rows[view.rows["whose_turn"].notna()]
-    flags = open_rows["flag"].value_counts()
-    counts = [(flag_label(rules, f, lang), int(flags[f])) for f in FLAG_ORDER if flags.get(f)]
-    return len(open_rows), counts
+    counts = {f: int(open_rows["flag"].eq(f).sum()) for f in FLAG_ORDER}
+    only_open = dataclasses.replace(view, rows=open_rows, counts=counts)
+    return len(open_rows), flag_counts(only_open, rules, labels, lang)
 
 
 def case_alerts(
@@ -484,8 +487,11 @@ def case_alerts(
             action = info.action_zh if lang == "zh" else info.action
         else:
             action = ""
+        passed = False
         if flag == "DEADLINE" and case is not None:
             due = _moment(case.get("deadline_at"))
+            flagged = case.get("deadline_passed")
+            passed = bool(flagged) if flagged is not None and not pd.isna(flagged) else False
         else:
             source = row if row is not None else case
             due = _moment(source.get("due_at")) if source is not None else None
@@ -508,6 +514,7 @@ def case_alerts(
                 owner=value("Owner"),
                 action=action,
                 due=due,
+                passed=passed,
             )
         )
     return out
