@@ -200,8 +200,8 @@ def _config_tab_name(key: str, value: Any) -> str | None:
 def run_all(command: click.Command, quiet: bool) -> None:
     """Run ``command`` on each [[logs]] entry of caseloop.toml in turn; one line per log.
 
-    Exit 0 when every log was written, 4 when some were, 2 when none was; 3 when every log
-    was written but some alerts were not delivered (a log whose alerts failed counts as written).
+    Exit 0 when every log was written, 4 when some were, 2 when none was; 3 when every log was
+    written but an alert of one was not delivered.
     """
     import time
 
@@ -229,8 +229,7 @@ def run_all(command: click.Command, quiet: bool) -> None:
     ctx.meta[EXPLICIT_KEY] = _explicit(ctx)
     run = getattr(command.callback, "__wrapped__", command.callback)
     assert run is not None
-    written = 0
-    undelivered = 0  # logs written whose alerts did not go out (exit 3 on their own)
+    written = undelivered = 0
     last_google: float | None = None
     for entry in config.logs:
         if is_google(entry.log):
@@ -246,11 +245,12 @@ def run_all(command: click.Command, quiet: bool) -> None:
             with click.Context(command, parent=ctx, info_name=entry.name, obj=ctx.obj) as sub:
                 line = sub.invoke(run, **params)
         except NotDeliveredError as exc:
-            # Written, alerts not delivered (retried by its next run): it counts as written.
-            written += 1
-            undelivered += 1
+            # Written; only its alerts wait for the next run: it counts as written (exit 3 when
+            # every log was written but some alert was not delivered).
             lang = str(ctx.meta.get(LANG_KEY) or "en")
             click.echo(_say(lang, "log_written", name=entry.name, line=exc.text(lang)), err=True)
+            written += 1
+            undelivered += 1
             continue
         except CaseloopError as exc:
             if isinstance(exc, OptionError):
