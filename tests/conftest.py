@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+
 import pytest
+from receivers import Receiver
 
 # Pure modules tested without files, servers or subprocesses: `pytest -m "not slow"` runs
 # just these (a few seconds) for a developer's inner loop. CI runs everything.
@@ -14,3 +17,18 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         module = item.module.__name__.rsplit(".", 1)[-1] if item.module else ""
         if module not in FAST_MODULES and item.get_closest_marker("slow") is None:
             item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture
+def receiver() -> Iterator[Callable[..., Receiver]]:
+    """Make webhooks on 127.0.0.1 (``receiver(codes=[500])`` answers 500 first); all closed
+    after the test."""
+    made: list[Receiver] = []
+
+    def make(codes: tuple[int, ...] | list[int] = ()) -> Receiver:
+        made.append(Receiver(codes))
+        return made[-1]
+
+    yield make
+    for r in made:
+        r.close()

@@ -7,18 +7,15 @@ import logging
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
-import threading
-import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import apprise
 import openpyxl
 import pytest
 from click.testing import CliRunner
+from receivers import free_port
 
 from caseloop.cli import main
 from caseloop.engine import Settings
@@ -28,71 +25,6 @@ from caseloop.notify import Delivery, check_urls, deliver, mask, split_urls
 ROOT = Path(__file__).parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 SECRET = "S3CRETtoken9"
-
-
-class Receiver:
-    """A webhook on 127.0.0.1: records every request; answers with ``codes`` in turn, then 200."""
-
-    def __init__(self, codes=()):
-        self.requests: list[dict] = []
-        self.codes = list(codes)
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                code = receiver.codes.pop(0) if receiver.codes else 200
-                receiver.requests.append(
-                    {
-                        "path": self.path,
-                        "type": self.headers.get("Content-Type", ""),
-                        "body": body.decode("utf-8"),
-                        "code": code,
-                    }
-                )
-                self.send_response(code)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args):  # the test's output stays clean
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def url(self, scheme="json", path="/hook"):
-        return f"{scheme}://127.0.0.1:{self.port}{path}"
-
-    def accepted(self) -> list[str]:
-        """The messages the receiver took (answered 2xx), as JSON or form bodies."""
-        out = []
-        for request in self.requests:
-            if request["code"] >= 300:
-                continue
-            if "json" in request["type"]:
-                out.append(json.loads(request["body"])["message"])
-            else:
-                out.append(urllib.parse.parse_qs(request["body"])["message"][0])
-        return out
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture
-def receiver():
-    made = []
-
-    def make(codes=()):
-        made.append(Receiver(codes))
-        return made[-1]
-
-    yield make
-    for r in made:
-        r.close()
 
 
 def run(*args, **kw):
@@ -269,12 +201,6 @@ def test_a_wecom_sized_service_gets_a_long_message_in_pieces(receiver, monkeypat
     pieces = hook.accepted()
     assert len(pieces) >= 3 and all(len(p.encode("utf-8")) <= 2048 for p in pieces)
     assert "\n".join(pieces) == long
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.mark.slow

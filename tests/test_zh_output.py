@@ -195,6 +195,8 @@ SAMPLE_FIELDS = {
     "link": "out/case_log.xlsx",
     "before": 6,
     "since": "2026-11-20 18:00",
+    # sync --notify (issue 13, sending): when quiet hours end ("reason" is given below).
+    "until": "08:00",
     # Drafts and the answer base (issue 14).
     "channel": "电话",
     "span": "3 天",

@@ -43,6 +43,7 @@ class Alert:
     owner: str | None
     action: str
     due: dt.datetime | None  # the deadline for DEADLINE, else when the reply was due
+    passed: bool = False  # a DEADLINE already passed (已过截止 in Chinese, as on the Status tab)
 
 
 @dataclass(frozen=True)
@@ -197,6 +198,12 @@ def mention(owner: str | None, owners: Mapping[str, str]) -> str | None:
     return f"{_clip_chars(name, FIELD_CHARS)} {handle}"
 
 
+def _flag_shown(alert: Alert, rules: Rules, labels: Labels, lang: str) -> str:
+    if alert.flag == "DEADLINE" and alert.passed and lang != "en":
+        return str(labels.get("flag_states", "deadline_passed", lang))
+    return flag_name(rules, alert.flag, lang)
+
+
 def alert_line(
     alert: Alert, *, lang: str, rules: Rules, labels: Labels, owners: Mapping[str, str]
 ) -> str:
@@ -208,7 +215,7 @@ def alert_line(
     else:
         where = store or market
     parts = [
-        f"**{flag_name(rules, alert.flag, lang)}**",
+        f"**{_flag_shown(alert, rules, labels, lang)}**",
         str(alert.case_id),
         where,
         _zh(rules, "Category", alert.category, lang),

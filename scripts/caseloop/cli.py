@@ -574,7 +574,8 @@ def validate(fmt: str, templates_check: str | None, **kwargs: Any) -> None:
     "--all",
     "all_logs",
     is_flag=True,
-    help="Run every [[logs]] entry of caseloop.toml in turn (exit 0 all written, 4 some, 2 none).",
+    help="Run every [[logs]] entry of caseloop.toml in turn (exit 0 all written, 3 written but "
+    "alerts not delivered, 4 some written, 2 none).",
 )
 @handle_errors
 def sync(
@@ -590,10 +591,12 @@ def sync(
 ) -> str | None:
     """Validate, judge every case and write the colour-coded Status tab.
 
-    Exit 0 when written (rows that cannot be judged show as INVALID), 2 when nothing was written;
-    with --all, 4 when some logs were written and others not.
+    With --notify, the cases that turned urgent since the last run go to the team's chat once
+    the tabs are written. Exit 0 when written (rows that cannot be judged show as INVALID), 2
+    when nothing was written, 3 when written but the alerts were not delivered (the next run
+    sends them again); with --all, 4 when some logs were written and others not.
     """
-    from .engine import history_model, status_model, write
+    from .engine import fingerprint_written, history_model, status_model, write
     from .render import flag_counts
 
     if all_logs:
@@ -602,7 +605,7 @@ def sync(
     progress = Progress(quiet)
     values, own = configured({**kwargs, "status_tab": status_tab, "to": to}, "sync")
     status_tab = own["status_tab"]
-    urls, _ = notify_targets(notify, values)  # a wrong URL is refused before the log is read
+    urls, targets = notify_targets(notify, values)  # a wrong URL is refused before the log is read
     settings = settings_from({**values, "output": output, "notify": urls})
     loaded = _load(settings, progress, for_writing=not dry_run, with_history=not dry_run)
     lang = loaded.lang
@@ -629,9 +632,12 @@ def sync(
         for row in model.rows[1:]:
             click.echo("\t".join("" if c.value is None else _plain(c.value) for c in row))
         return None
-    history = history_model(loaded, settings)
+    # With alerts, the rows that alert start "Pending" and are settled after the delivery.
+    history = history_model(loaded, settings, notifying=bool(targets))
     progress(f"writing the {model.title!r} and {history.model.title!r} tabs ...")
     result = write(loaded, [model, history.model])
+    if targets:
+        fingerprint_written(result)
     problems = _say(lang, "data_problems", n=view.data_problems) if view.data_problems else ""
     line = _say(
         lang,
@@ -649,6 +655,8 @@ def sync(
         _tell_backup(click.echo, result.backup, lang)
         if view.invalid_rows:
             click.echo(_say(lang, "invalid_hint", n=view.invalid_rows, log=settings.log))
+    if targets:
+        _send_sync_alerts(loaded, settings, history, view, targets, result, quiet, progress)
     return line
 
 
@@ -690,7 +698,8 @@ def sync(
     "--all",
     "all_logs",
     is_flag=True,
-    help="Run every [[logs]] entry of caseloop.toml in turn (exit 0 all written, 4 some, 2 none).",
+    help="Run every [[logs]] entry of caseloop.toml in turn (exit 0 all written, 3 written but "
+    "alerts not delivered, 4 some written, 2 none).",
 )
 @handle_errors
 def report(
@@ -832,6 +841,46 @@ def _send_weekly_digest(
         say(_say(lang, "sent_digest", services=", ".join(delivery.delivered)))
     if not delivery.ok:
         raise not_delivered(delivery, "report_not_delivered")
+
+
+def _send_sync_alerts(
+    loaded: Loaded,
+    settings: Settings,
+    history: Any,
+    view: Any,
+    targets: list[Any],
+    written: Any,
+    quiet: bool,
+    progress: Progress,
+) -> None:
+    """A sync's alerts, once the tabs are written: send what is due, record it in the History
+    tab's Notified cells (a second, small write), say so; exit 3 when a service did not take
+    them (they are sent again by the next run)."""
+    from .engine import record_notified, send_alerts
+    from .notify import not_delivered
+
+    lang = loaded.lang
+    progress("sending the alerts ...")
+    run = send_alerts(loaded, settings, history, view, targets, written.target)
+    try:
+        record_notified(loaded, settings, history, run, written)
+    except CaseloopError as exc:
+        line = exc.text(lang)
+        if exc.key != "notified_changed":
+            reason = line.rstrip(".。")
+            line = _say(lang, "notified_not_recorded", title=history.model.title, reason=reason)
+        click.echo(f"caseloop: warning: {line}", err=True)
+    delivery = run.delivery
+    if not quiet and delivery is not None and delivery.delivered:
+        key = "sent_first_run" if run.first_run else "sent_alerts"
+        click.echo(_say(lang, key, n=run.sent, services=", ".join(delivery.delivered)))
+    if not quiet and run.held:
+        until = run.held_until.strftime("%H:%M") if run.held_until else "—"
+        click.echo(_say(lang, "held_alerts", n=run.held, until=until))
+    if delivery is not None and not delivery.ok:
+        raise not_delivered(
+            delivery, "first_run_not_delivered" if run.first_run else "not_delivered"
+        )
 
 
 @main.command()

@@ -34,9 +34,11 @@ from .problems import Wording
 from .schema import Schema, load_schema, normalize_label
 
 if TYPE_CHECKING:  # imported when used, so --help and validate do not load them
+    from .alerts import Alert
     from .answers import AnswerBase
     from .drafts import Templates
     from .history import History, Read
+    from .notify import Delivery, Target
     from .views import StatusView
     from .weekly import WeeklyReport
 
@@ -347,7 +349,7 @@ def history_model(loaded: Loaded, settings: Settings, *, notifying: bool = False
     judged = judge(loaded, settings)
     rules = settings.rules
     previous = loaded.history.history if loaded.history is not None else None
-    added = changes(previous, judged, loaded.as_of, notifying=notifying)
+    added = changes(previous, judged, loaded.as_of, notify_on=rules.notify_on, notifying=notifying)
     history = updated(previous, added, judged, loaded.as_of, rules.history_keep_days)
     title = history_title(loaded, settings)
     model = render_history(
@@ -362,6 +364,217 @@ def history_model(loaded: Loaded, settings: Settings, *, notifying: bool = False
     if title in default_tab_titles(settings.labels, HISTORY):
         model.default_titles = default_tab_titles(settings.labels, HISTORY)
     return HistoryUpdate(model, added, history, baseline=previous is None)
+
+
+# --- alerts: what a sync sends, and the Notified cells that say so -------------------------
+
+
+@dataclass
+class AlertRun:
+    """What a sync's alerts did: the History with each row's delivery recorded, the rows whose
+    Notified cell changed (positions in ``history.rows``), and for the CLI what went out."""
+
+    history: History
+    changed: list[int] = field(default_factory=list)
+    delivery: Delivery | None = None  # None: nothing was sent
+    sent: int = 0  # cases announced
+    held: int = 0  # cases held by quiet hours
+    held_until: dt.datetime | None = None
+    first_run: bool = False  # the one "now watches" line instead of alerts
+
+    @property
+    def ok(self) -> bool:
+        return self.delivery is None or self.delivery.ok
+
+
+def send_alerts(
+    loaded: Loaded,
+    settings: Settings,
+    update: HistoryUpdate,
+    view: StatusView,
+    targets: list[Target],
+    link: str,
+) -> AlertRun:
+    """Announce this run's alerts (and those still due from earlier runs) to ``targets``, after
+    the tabs were written: the first run sends one line, quiet hours hold all but DEADLINE, a
+    case already announced is never announced again."""
+    from .alerts import first_run_digest, quiet_until, split_quiet, sync_digest
+    from .history import due_alerts, record_delivery
+    from .notify import deliver
+
+    rules, labels, lang = settings.rules, settings.labels, loaded.lang
+    history = update.history
+    if update.baseline:
+        # History starts here: one short line, not an alert for every case the log holds.
+        open_cases, counts = _watched(view, rules, labels, lang)
+        messages = first_run_digest(open_cases, counts, lang=lang, link=link, labels=labels)
+        return AlertRun(history, delivery=deliver(targets, messages), first_run=True)
+    due = due_alerts(history, loaded.as_of)
+    rows = history.rows.loc[due]
+    # A flag taken off notify.on since the row was recorded is not announced (it stays as it is).
+    rows = rows[rows["flag"].map(lambda f: str(f).removesuffix("+late") in rules.notify_on)]
+    if rows.empty:
+        return AlertRun(history)
+    alerts = case_alerts(loaded, settings, view, rows)
+    now = loaded.as_of.to_pydatetime()
+    send, held = split_quiet(alerts, now, rules)
+    held_ids = {a.case_id for a in held}
+    held_rows = rows.index[rows["case_id"].isin(held_ids)]
+    sent_rows = rows.index[~rows["case_id"].isin(held_ids)]
+    owners = {**rules.owners, **settings.owners}
+    messages = sync_digest(send, lang=lang, link=link, rules=rules, labels=labels, owners=owners)
+    delivery = deliver(targets, messages) if messages else None
+    after = record_delivery(
+        history,
+        sent_rows if delivery is not None else sent_rows[:0],
+        delivered=delivery.delivered if delivery is not None else [],
+        failed=delivery is not None and not delivery.ok,
+        held=held_rows,
+    )
+    before = history.rows[["notified", "services"]]
+    moved = (after.rows[["notified", "services"]] != before).any(axis=1)
+    return AlertRun(
+        after,
+        changed=[int(p) for p in after.rows.index[moved]],
+        delivery=delivery,
+        sent=len(send) if delivery is not None else 0,
+        held=len(held),
+        held_until=quiet_until(now, rules) if held else None,
+    )
+
+
+def _watched(
+    view: StatusView, rules: Rules, labels: Labels, lang: str
+) -> tuple[int, list[tuple[str, int]]]:
+    """The open cases of the Status tab and their number by flag, worst first, labelled as the
+    run's summary line labels them (a passed deadline on its own in Chinese)."""
+    from .config import FLAG_ORDER
+    from .render import flag_counts
+
+    open_rows = view.rows[view.rows["whose_turn"].notna()]
+    counts = {f: int(open_rows["flag"].eq(f).sum()) for f in FLAG_ORDER}
+    only_open = dataclasses.replace(view, rows=open_rows, counts=counts)
+    return len(open_rows), flag_counts(only_open, rules, labels, lang)
+
+
+def case_alerts(
+    loaded: Loaded, settings: Settings, view: StatusView, rows: pd.DataFrame
+) -> list[Alert]:
+    """One Alert per case of the History ``rows``, from its row of the Status tab (next action
+    in the run's language), else from the judged log."""
+    from .alerts import Alert
+    from .history import LATE, case_ids
+
+    rules, lang = settings.rules, loaded.lang
+    shown = view.rows.assign(_id=case_ids(view.rows["case_id"]).to_numpy())
+    shown = shown.drop_duplicates("_id").set_index("_id")
+    judged = judge(loaded, settings)
+    judged = judged.assign(_id=case_ids(judged["Case ID"]).to_numpy()).drop_duplicates("_id")
+    judged = judged.set_index("_id")
+    out: list[Alert] = []
+    seen: set[str] = set()
+    for case_id, flag in zip(rows["case_id"], rows["flag"], strict=True):
+        if case_id in seen:
+            continue  # one line per case, whatever number of its rows are due
+        seen.add(case_id)
+        flag = str(flag).removesuffix(LATE)
+        case = judged.loc[case_id] if case_id in judged.index else None
+        row = shown.loc[case_id] if case_id in shown.index else None
+        info = rules.flags.get(flag)
+        if row is not None:
+            action = _text(row["next_action"]) or ""
+        elif info is not None:
+            action = info.action_zh if lang == "zh" else info.action
+        else:
+            action = ""
+        passed = False
+        if flag == "DEADLINE" and case is not None:
+            due = _moment(case.get("deadline_at"))
+            flagged = case.get("deadline_passed")
+            passed = bool(flagged) if flagged is not None and not pd.isna(flagged) else False
+        else:
+            source = row if row is not None else case
+            due = _moment(source.get("due_at")) if source is not None else None
+
+        def value(column: str, row: Any = row, case: Any = case) -> str | None:
+            """The Status tab's value (lower-case column), else the log's."""
+            if row is not None and column.lower() in row.index:
+                return _text(row[column.lower()])
+            if row is not None and column in row.index:
+                return _text(row[column])
+            return _text(case.get(column)) if case is not None else None
+
+        out.append(
+            Alert(
+                flag=flag,
+                case_id=str(case_id),
+                store=value("Store"),
+                marketplace=value("Marketplace"),
+                category=value("Category"),
+                owner=value("Owner"),
+                action=action,
+                due=due,
+                passed=passed,
+            )
+        )
+    return out
+
+
+def _text(value: Any) -> str | None:
+    if value is None or (isinstance(value, float) and value != value) or value is pd.NA:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def _moment(value: Any) -> dt.datetime | None:
+    if value is None or pd.isna(value):
+        return None
+    return pd.Timestamp(value).to_pydatetime()
+
+
+def record_notified(
+    loaded: Loaded, settings: Settings, update: HistoryUpdate, run: AlertRun, written: WriteResult
+) -> WriteResult | None:
+    """The second, small write of a sync with alerts: the Notified cells of the rows whose
+    delivery changed. Google: one batchUpdate of those cells. Excel: the History tab once more,
+    into the file just written (the log, the --output copy or the --to companion), refused when
+    that file changed since (another run wrote it)."""
+    from .history import notified_cells
+    from .model import Cell
+
+    if not run.changed:
+        return None
+    cells = notified_cells(
+        run.history, pd.Index(run.changed), settings.rules, settings.labels, loaded.lang
+    )
+    update_cells = getattr(loaded.workbook, "update_cells", None)
+    if update_cells is not None:  # Google: the sheet is still open, its metadata fresh
+        update_cells(HISTORY, cells)
+        return None
+    model = update.model
+    for row, column, text in cells:
+        model.rows[row][column] = Cell(text)
+    workbook = open_workbook(written.target, will_write=True)
+    try:
+        if written.details.get("fingerprint") not in (None, getattr(workbook, "fingerprint", None)):
+            raise CaseloopError.said("notified_changed", path=written.target)
+        return workbook.write_tabs([model])
+    finally:
+        close(workbook)
+
+
+def fingerprint_written(written: WriteResult) -> None:
+    """Note the Excel file just written (size, time, digest), so the second write can tell
+    whether another run wrote it meanwhile."""
+    from .backends import is_google
+
+    if is_google(written.target):
+        return
+    from .backends.xlsx.files import fingerprint
+
+    with contextlib.suppress(OSError):
+        written.details["fingerprint"] = fingerprint(Path(written.target))
 
 
 def history_title(loaded: Loaded, settings: Settings) -> str:

@@ -228,6 +228,42 @@ class GoogleWorkbook:
             },
         )
 
+    def update_cells(self, kind: str, cells: list[tuple[int, int, str | None]]) -> None:
+        """Set the text of a few cells (row, column, 0-based) of caseloop's tab of ``kind`` in
+        one batchUpdate, formats kept: a sync's Notified cells once its alerts went out. The
+        tab is found by its mark in the metadata the write returned (no request of its own)."""
+        if not cells:
+            return
+        sheet = next((s for s in self._sheets() if is_ours(s) and kind_of(s) == kind), None)
+        if sheet is None:
+            raise CaseloopError(
+                f"The Google Sheet {self.key} has no tab of caseloop's {kind} any more; "
+                "run caseloop sync again."
+            )
+        sheet_id = sheet["properties"].get("sheetId", 0)
+        requests = [
+            {
+                "updateCells": {
+                    "start": {"sheetId": sheet_id, "rowIndex": row, "columnIndex": column},
+                    "rows": [
+                        {"values": [{"userEnteredValue": {"stringValue": text}} if text else {}]}
+                    ],
+                    "fields": "userEnteredValue",
+                }
+            }
+            for row, column, text in cells
+        ]
+        self._calls += 1
+        http: Any = self._http
+        # Setting a cell's text again changes nothing: a lost answer is simply sent again.
+        http.check_write = lambda: False
+        try:
+            self._http.batch_update(self.key, {"requests": requests})
+        except APIError as error:
+            raise self._api_failure(error, writing=True) from None
+        finally:
+            http.check_write = None
+
     def _send(self, requests: list[dict[str, Any]], run: str, number: int, *, last: bool) -> None:
         """One batchUpdate of a write; its lost or failed answer is settled by reading back."""
         body: dict[str, Any] = {"requests": requests}
