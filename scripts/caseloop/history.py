@@ -450,11 +450,11 @@ def read_history(grid: Grid | None, rules: Rules, labels: Labels) -> Read:
         "header": tuple(_texts(list(rows[start - 1]))),
     }
     body = rows[start:]
-    take = {
-        key: [r[c] if c < len(r) else None for r in body]
-        for key, c in columns.items()
-        if key in COLUMNS
-    }
+    width = max(columns.values()) + 1
+    if any(len(r) < width for r in body):
+        body = [list(r) + [None] * (width - len(r)) for r in body]
+    by_column = list(zip(*body, strict=True)) if body else [()] * width
+    take = {key: list(by_column[c]) for key, c in columns.items() if key in COLUMNS}
     blank = [None] * len(body)
     texts = {key: _texts(take.get(key, blank)) for key in COLUMNS if key != "as_of"}
     sheet_rows = numbers[start : start + len(body)]

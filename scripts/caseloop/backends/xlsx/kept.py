@@ -23,6 +23,7 @@ _IGNORABLE = re.compile(rb'\smc:Ignorable="[^"]*"')
 _NEW_ROW = re.compile(rb'(<row r=")(\d+)(")')
 _NEW_CELL = re.compile(rb'(<c r="[A-Z]+)(\d+)(")')
 _DIMENSION = re.compile(rb'(<dimension ref="[A-Z]+\d+:[A-Z]+)(\d+)(")')
+_HIDDEN = re.compile(rb"""\shidden=["'](?:1|true)["']""")
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,7 @@ def old_rows(xml: bytes, kept: KeptRows) -> OldRows | None:
     if start is None or last is None or int(last.group(1)) != kept.last_row:
         return None  # not the rows that were read
     rows = xml[start:close]
-    if b"hidden=" in rows:
+    if b"hidden=" in rows and _HIDDEN.search(rows):
         return None  # rows a filter hid: the new tab's filter starts clear, so show them
     ignorable = _IGNORABLE.search(root.group(0))
     return OldRows(rows, kept.last_row, declarations, ignorable.group(0) if ignorable else None)
