@@ -143,10 +143,13 @@ def main(argv: list[str] | None = None) -> int:
                 if run:
                     walls[name].append(sample.wall)
                     cpus[name].append(cpu)
-                log(f"run {run}/{args.runs} sync {name} History: {sample.wall:.2f} s, cpu {cpu:.2f} s")
+                log(
+                    f"run {run}/{args.runs} sync {name} History: {sample.wall:.2f} s, cpu {cpu:.2f} s"
+                )
     without, with_ = (statistics.median(walls[k]) for k in ("without", "with"))
-    cpu_without, cpu_with = (statistics.median(cpus[k]) for k in ("without", "with"))
-    # CPU time is the measure: the machine is shared, and wall time grows with its load.
+    # The fastest run's CPU time is the measure: on a shared machine both wall and CPU time
+    # grow with the load of others (caches, clock), and that noise only ever adds.
+    cpu_without, cpu_with = (min(cpus[k]) for k in ("without", "with"))
     ratio = cpu_with / cpu_without
     section = [
         MARKER,
@@ -156,14 +159,23 @@ def main(argv: list[str] | None = None) -> int:
         f" {args.cases:,}-case log of make_log.py, with no History tab (the first run: it writes"
         f" the baseline) and with a year of History ({rows:,} rows: every case opened in the"
         " 365 days before --now with the changes a scheduled sync would have recorded). Median"
-        f" of {args.runs} runs after one warm-up, each a fresh process.",
+        f" of {args.runs} runs after one warm-up, each a fresh process. CPU is the process's"
+        " user + system time (getrusage of the finished children); the ratio is that of the"
+        " fastest runs' CPU time, as on a shared machine both wall and CPU time grow with the"
+        " load of others and that noise only adds.",
         "",
-        "| sync | wall (s) | runs (s) |",
-        "|---|---:|---|",
-        f"| without History | {without:.2f} | {', '.join(f'{w:.2f}' for w in walls['without'])} |",
-        f"| with a year of History | {with_:.2f} | {', '.join(f'{w:.2f}' for w in walls['with'])} |",
+        "| sync | CPU, fastest (s) | wall, median (s) | CPU runs (s) | wall runs (s) |",
+        "|---|---:|---:|---|---|",
+        *(
+            f"| {label} | {min(cpus[key]):.2f} | {statistics.median(walls[key]):.2f}"
+            f" | {', '.join(f'{c:.2f}' for c in cpus[key])}"
+            f" | {', '.join(f'{w:.2f}' for w in walls[key])} |"
+            for key, label in (("without", "without History"), ("with", "with a year of History"))
+        ),
         "",
-        f"Ratio {ratio:.2f}× (target ≤ 1.25×): {'met' if ratio <= 1.25 else 'NOT met'}.",
+        f"Ratio {ratio:.2f}× in CPU time ({with_ / without:.2f}× in median wall time); target"
+        " ≤ 1.25×:"
+        f" {'met' if ratio <= 1.25 else 'NOT met'}.",
         "",
     ]
     text = RESULTS.read_text(encoding="utf-8")

@@ -14,7 +14,20 @@ from typing import Any
 import openpyxl
 import pandas as pd
 import pytest
+from libreoffice import LibreOffice, available
 from python_calamine import CalamineWorkbook
+from test_history import (
+    LABELS,
+    RULES,
+    T1,
+    T2,
+    edit_excel,
+    edits,
+    history_rows,
+    judged_at,
+    sync,
+    the_cases,
+)
 
 from caseloop.backends.xlsx.read import Package
 from caseloop.history import (
@@ -28,19 +41,6 @@ from caseloop.history import (
 )
 
 from caselog import HEADERS, write_xlsx
-from libreoffice import LibreOffice, available
-from test_history import (
-    LABELS,
-    RULES,
-    T1,
-    T2,
-    edit_excel,
-    edits,
-    history_rows,
-    judged_at,
-    sync,
-    the_cases,
-)
 
 T3 = T2 + dt.timedelta(hours=6)
 _ROW = re.compile(rb'<row\b[^>]*?\sr="(\d+)"')

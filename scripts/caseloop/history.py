@@ -444,11 +444,12 @@ def read_history(grid: Grid | None, rules: Rules, labels: Labels) -> Read:
             break
     if start is None or columns is None:
         return Read(None, no_header=True)
-    where = {
-        "header_row": numbers[start - 1],
-        "last_row": numbers[-1] if numbers else 0,
-        "header": tuple(_texts(list(rows[start - 1]))),
-    }
+    header_row, last_row = numbers[start - 1], numbers[-1] if numbers else 0
+    header = tuple(_texts(list(rows[start - 1])))
+
+    def read(history: History | None, unreadable_row: int | None = None) -> Read:
+        return Read(history, unreadable_row, False, header_row, last_row, header)
+
     body = rows[start:]
     width = max(columns.values()) + 1
     if any(len(r) < width for r in body):
@@ -465,7 +466,7 @@ def read_history(grid: Grid | None, rules: Rules, labels: Labels) -> Read:
         if case_id or (when is not None and when != "")
     ]
     if not keep:
-        return Read(History(empty_rows()), **where)
+        return read(History(empty_rows()))
     if len(keep) < len(body):
         texts = {key: [column[i] for i in keep] for key, column in texts.items()}
         take["as_of"] = [take["as_of"][i] for i in keep]
@@ -483,7 +484,7 @@ def read_history(grid: Grid | None, rules: Rules, labels: Labels) -> Read:
         | np.array([not c for c in texts["case_id"]])
     )
     if bad.any():
-        return Read(None, unreadable_row=int(sheet_rows[int(np.argmax(bad))]), **where)
+        return read(None, int(sheet_rows[int(np.argmax(bad))]))
     notified, services = _notified(texts["notified"], labels)
     flags = _words_of_flags(rules, labels)
     statuses = _words_of_statuses(rules)
@@ -506,7 +507,7 @@ def read_history(grid: Grid | None, rules: Rules, labels: Labels) -> Read:
         }
     ).astype({c: object for c in COLUMNS if c != "as_of"} | {"services": object})
     out = out.sort_values("as_of", kind="stable", ascending=False).reset_index(drop=True)
-    return Read(History(out, started=started_of(out, None)), **where)
+    return read(History(out, started=started_of(out, None)))
 
 
 def started_of(rows: pd.DataFrame, keep_days: float | None) -> pd.Timestamp | None:
