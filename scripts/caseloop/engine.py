@@ -342,27 +342,47 @@ class HistoryUpdate:
 
 
 def history_model(loaded: Loaded, settings: Settings, *, notifying: bool = False) -> HistoryUpdate:
-    """The History tab after this run: the changes since the last run on top (``notifying``:
-    the rows that alert start as pending)."""
-    from .history import changes, render_history, updated
+    """The History tab after this run: the changes since the last run added at the bottom
+    (``notifying``: the rows that alert start as pending). When no old row is dropped and the
+    tab is as caseloop wrote it, its rows are kept as they are and only the new ones rendered
+    (``KeptRows``): a year of History costs a sync little."""
+    from .history import changes, prune_slack, render_history, updated
+    from .model import KeptRows
 
     judged = judge(loaded, settings)
     rules = settings.rules
-    previous = loaded.history.history if loaded.history is not None else None
+    read = loaded.history
+    previous = read.history if read is not None else None
+    keep_days = rules.history_keep_days
     added = changes(previous, judged, loaded.as_of, notify_on=rules.notify_on, notifying=notifying)
-    history = updated(previous, added, judged, loaded.as_of, rules.history_keep_days)
+    history = updated(previous, added, judged, loaded.as_of, keep_days, prune_slack(keep_days))
     title = history_title(loaded, settings)
-    model = render_history(
-        history,
-        rules,
-        settings.labels,
-        loaded.lang,
-        settings.generated,
-        rules.history_keep_days,
-        title,
+
+    def render(rows: pd.DataFrame | None = None) -> SheetModel:
+        model = render_history(
+            history, rules, settings.labels, loaded.lang, settings.generated, keep_days, title, rows
+        )
+        if title in default_tab_titles(settings.labels, HISTORY):
+            model.default_titles = default_tab_titles(settings.labels, HISTORY)
+        return model
+
+    kept_all = (
+        previous is not None
+        and read is not None
+        and loaded.history_tab is not None
+        and len(history.rows) == len(previous.rows) + len(added)
     )
-    if title in default_tab_titles(settings.labels, HISTORY):
-        model.default_titles = default_tab_titles(settings.labels, HISTORY)
+    if kept_all and read is not None and loaded.history_tab is not None:
+        model = render(added)
+        # Kept only under caseloop's own title line and header, in this run's language: the
+        # kept rows then read as the new ones do.
+        header = tuple(str(cell.value or "") for cell in model.rows[1])
+        if read.header_row == 2 and read.header == header:
+            model.kept = KeptRows(loaded.history_tab, 2, read.last_row, render)
+        else:
+            model = render()
+    else:
+        model = render()
     return HistoryUpdate(model, added, history, baseline=previous is None)
 
 
@@ -552,7 +572,9 @@ def record_notified(
     if update_cells is not None:  # Google: the sheet is still open, its metadata fresh
         update_cells(HISTORY, cells)
         return None
-    model = update.model
+    # The whole tab: the cells are placed as render_history lays out every row, and the rows the
+    # first write copied from the old tab (``kept``) are in the file now, not in this model.
+    model = update.model.kept.full() if update.model.kept is not None else update.model
     for row, column, text in cells:
         model.rows[row][column] = Cell(text)
     workbook = open_workbook(written.target, will_write=True)

@@ -315,10 +315,12 @@ def updated(
     judged: pd.DataFrame,
     as_of: pd.Timestamp,
     keep_days: float,
+    slack_days: float = 0.0,
 ) -> History:
     """The History after this run: the new rows on top, rows older than ``keep_days`` dropped,
     except the newest row of each case still on the Status tab (it carries what caseloop last
-    saw of it)."""
+    saw of it). ``slack_days``: old rows are dropped only once one of them is that much older
+    than ``keep_days`` (then all of them), so most runs keep the tab's rows as they are."""
     old = previous.rows if previous is not None else empty_rows()
     rows = pd.concat([added, old], ignore_index=True) if not old.empty else added
     rows = rows.reset_index(drop=True)
@@ -328,10 +330,18 @@ def updated(
         shown = set(snapshot(judged).query("shown")["case_id"])
         newest = ~rows.sort_values("as_of", kind="stable", ascending=False).duplicated("case_id")
         keep = newest.reindex(rows.index) & rows["case_id"].isin(shown)
-        rows = rows[~too_old | keep].reset_index(drop=True)
+        drop = too_old & ~keep
+        if drop.any() and rows["as_of"][drop].min() < cutoff - pd.Timedelta(days=slack_days):
+            rows = rows[~drop].reset_index(drop=True)
     began = previous.started if previous is not None and previous.started is not None else None
     started = as_of.floor("min") if began is None else max(began, cutoff)
     return History(rows=rows, started=started)
+
+
+def prune_slack(keep_days: float) -> float:
+    """How much older than ``keep_days`` a row may get before a sync drops the old rows: a
+    twentieth of it (20 days of 400), so the tab is rewritten whole about that often."""
+    return keep_days / 20
 
 
 # --- notifications ---------------------------------------------------------------------------
@@ -382,6 +392,12 @@ class Read:
     history: History | None
     unreadable_row: int | None = None  # 1-based sheet row where the nonsense starts
     no_header: bool = False
+    # Where the rows were: the 1-based sheet rows of the header and of the last row read, and
+    # the header as the tab shows it (the next run keeps the rows as they are when it is
+    # caseloop's own header in the run's language, see ``KeptRows``).
+    header_row: int | None = None
+    last_row: int = 0
+    header: tuple[str, ...] = ()
 
     @property
     def afresh(self) -> bool:
@@ -407,6 +423,11 @@ def _cell_text(value: Any) -> str:
     return str(value).strip()
 
 
+def _texts(values: list[Any]) -> list[str]:
+    """Cells as text (most are text already: a year of History is hundreds of thousands)."""
+    return [v.strip() if type(v) is str else _cell_text(v) for v in values]
+
+
 def read_history(grid: Grid | None, rules: Rules, labels: Labels) -> Read:
     """The History tab as caseloop wrote it (in either language); ``Read.afresh`` when someone
     edited it into something caseloop cannot read back."""
@@ -423,44 +444,70 @@ def read_history(grid: Grid | None, rules: Rules, labels: Labels) -> Read:
             break
     if start is None or columns is None:
         return Read(None, no_header=True)
-    body = [list(r) for r in rows[start:]]
+    header_row, last_row = numbers[start - 1], numbers[-1] if numbers else 0
+    header = tuple(_texts(list(rows[start - 1])))
+
+    def read(history: History | None, unreadable_row: int | None = None) -> Read:
+        return Read(history, unreadable_row, False, header_row, last_row, header)
+
+    body = rows[start:]
     width = max(columns.values()) + 1
-    for r in body:
-        r.extend([None] * (width - len(r)))
-    take = {key: [r[c] for r in body] for key, c in columns.items() if key in COLUMNS}
-    frame = pd.DataFrame({key: take.get(key, [None] * len(body)) for key in COLUMNS})
-    frame["_sheet_row"] = numbers[start : start + len(body)]
-    for key in COLUMNS:
-        if key != "as_of":
-            frame[key] = frame[key].map(_cell_text).astype(object)
-    frame = frame[frame["case_id"].ne("") | frame["as_of"].notna()].reset_index(drop=True)
-    if frame.empty:
-        return Read(History(empty_rows()))
-    as_of = _times(frame["as_of"], grid)
-    change = frame["change"].str.casefold().map(_words(labels, "history_changes"))
-    seen = frame["seen"].str.extract(_SEEN)
-    bad = as_of.isna() | change.isna() | seen.isna().any(axis=1) | frame["case_id"].eq("")
+    if any(len(r) < width for r in body):
+        body = [list(r) + [None] * (width - len(r)) for r in body]
+    by_column = list(zip(*body, strict=True)) if body else [()] * width
+    take = {key: list(by_column[c]) for key, c in columns.items() if key in COLUMNS}
+    blank = [None] * len(body)
+    texts = {key: _texts(take.get(key, blank)) for key in COLUMNS if key != "as_of"}
+    sheet_rows = numbers[start : start + len(body)]
+    # Rows with neither a Case ID nor a time are blank lines: skipped.
+    keep = [
+        i
+        for i, (case_id, when) in enumerate(zip(texts["case_id"], take["as_of"], strict=True))
+        if case_id or (when is not None and when != "")
+    ]
+    if not keep:
+        return read(History(empty_rows()))
+    if len(keep) < len(body):
+        texts = {key: [column[i] for i in keep] for key, column in texts.items()}
+        take["as_of"] = [take["as_of"][i] for i in keep]
+        sheet_rows = [sheet_rows[i] for i in keep]
+    as_of = _times(pd.Series(take["as_of"], dtype=object), grid)
+    change_words = _words(labels, "history_changes")
+    change = [change_words.get(text.casefold()) for text in texts["change"]]
+    # Each Seen cell is parsed here (only its flag is kept on the row; the state of a case is
+    # parsed again from its newest row when the next changes are worked out).
+    matched = [_SEEN.match(text) for text in texts["seen"]]
+    bad = (
+        as_of.isna().to_numpy()
+        | np.array([c is None for c in change])
+        | np.array([m is None for m in matched])
+        | np.array([not c for c in texts["case_id"]])
+    )
     if bad.any():
-        return Read(None, unreadable_row=int(frame["_sheet_row"][bad].iloc[0]))
-    notified, services = _notified(frame["notified"], labels)
+        return read(None, int(sheet_rows[int(np.argmax(bad))]))
+    notified, services = _notified(texts["notified"], labels)
     flags = _words_of_flags(rules, labels)
     statuses = _words_of_statuses(rules)
+    flag_after = [
+        None if c == "removed" else m.group("flag").strip()  # type: ignore[union-attr]
+        for c, m in zip(change, matched, strict=True)
+    ]
     out = pd.DataFrame(
         {
-            "as_of": as_of,
-            "case_id": frame["case_id"],
+            "as_of": as_of.to_numpy(),
+            "case_id": texts["case_id"],
             "change": change,
-            "from": _canonical(frame["from"], change, flags, statuses),
-            "to": _canonical(frame["to"], change, flags, statuses),
-            "flag": seen["flag"].str.strip().where(change.ne("removed"), None),
-            "owner": frame["owner"].where(frame["owner"].ne(""), None),
+            "from": _canonical(texts["from"], change, flags, statuses),
+            "to": _canonical(texts["to"], change, flags, statuses),
+            "flag": flag_after,
+            "owner": [o or None for o in texts["owner"]],
             "notified": notified,
-            "seen": frame["seen"],
+            "seen": texts["seen"],
             "services": services,
         }
-    )
+    ).astype({c: object for c in COLUMNS if c != "as_of"} | {"services": object})
     out = out.sort_values("as_of", kind="stable", ascending=False).reset_index(drop=True)
-    return Read(History(out, started=started_of(out, None)))
+    return read(History(out, started=started_of(out, None)))
 
 
 def started_of(rows: pd.DataFrame, keep_days: float | None) -> pd.Timestamp | None:
@@ -496,7 +543,7 @@ def _times(values: pd.Series, grid: Grid) -> pd.Series:
     return out.dt.floor("min")
 
 
-def _notified(values: pd.Series, labels: Labels) -> tuple[pd.Series, pd.Series]:
+def _notified(values: list[str], labels: Labels) -> tuple[list[str], list[str]]:
     """Notified cells as their state, and the services a sent alert went to."""
     prefixes = {
         str(entry[lang]).split("{", 1)[0].strip().casefold(): key
@@ -506,6 +553,10 @@ def _notified(values: pd.Series, labels: Labels) -> tuple[pd.Series, pd.Series]:
     }
     states, services = [], []
     for text in values:
+        if not text:  # most rows alerted nobody
+            states.append("")
+            services.append("")
+            continue
         folded = text.casefold()
         key = next((k for p, k in prefixes.items() if p and folded.startswith(p)), "")
         states.append(key if key in NOTIFIED else "")
@@ -517,9 +568,7 @@ def _notified(values: pd.Series, labels: Labels) -> tuple[pd.Series, pd.Series]:
                 else ""
             )
         services.append(rest)
-    return pd.Series(states, index=values.index, dtype=object), pd.Series(
-        services, index=values.index, dtype=object
-    )
+    return states, services
 
 
 def _words_of_flags(rules: Rules, labels: Labels) -> dict[str, str]:
@@ -546,21 +595,15 @@ def _words_of_statuses(rules: Rules) -> dict[str, str]:
 
 
 def _canonical(
-    values: pd.Series, change: pd.Series, flags: dict[str, str], statuses: dict[str, str]
-) -> pd.Series:
+    values: list[str], change: list[str | None], flags: dict[str, str], statuses: dict[str, str]
+) -> list[str | None]:
     """From/To cells back to canonical words (flags, statuses by the row's change); other
     text (times, counts) as it is."""
     status_rows = set(STATUS_CHANGES)
-
-    def one(text: str, kind: str) -> str | None:
-        if not text:
-            return None
-        words = statuses if kind in status_rows else flags
-        return words.get(text.casefold(), text)
-
-    return pd.Series(
-        [one(t, k) for t, k in zip(values, change, strict=True)], index=values.index, dtype=object
-    )
+    return [
+        (statuses if kind in status_rows else flags).get(text.casefold(), text) if text else None
+        for text, kind in zip(values, change, strict=True)
+    ]
 
 
 # --- the tab ---------------------------------------------------------------------------------
@@ -630,8 +673,10 @@ def render_history(
     generated_at: dt.datetime,
     keep_days: float,
     title: str | None = None,
+    rows: pd.DataFrame | None = None,
 ) -> SheetModel:
-    """The History tab: a title line, a header, one row per change, newest first."""
+    """The History tab: a title line, a header, one row per change, oldest first (``rows``:
+    only these rows below the header, for a tab that keeps the rows it has, see ``KeptRows``)."""
     shown = Shown(rules, labels, lang)
     heading = labels.get("history_text", "title", lang).format(
         generated=generated_at.strftime(STAMP),
@@ -655,7 +700,8 @@ def render_history(
             style = flag_styles[str(token)] = Style(bg=bg, font_color=info.font_color)
         return Cell(text, style)
 
-    rows = history.rows
+    rows = history.rows if rows is None else rows
+    rows = rows.loc[display_order(rows)]
     stamps = rows["as_of"].dt.strftime(STAMP).tolist()
     # Most values repeat (a run's time, the change words, flags, owners): one Cell each.
     plain: dict[object, Cell] = {}
@@ -700,6 +746,12 @@ def render_history(
     )
 
 
+def display_order(rows: pd.DataFrame) -> pd.Index:
+    """The rows as the tab lays them out: oldest run first, each run's rows in their order
+    (new rows are added at the bottom, so the rows above stay as they are)."""
+    return rows.sort_values("as_of", kind="stable").index
+
+
 def notified_cells(
     history: History, positions: pd.Index, rules: Rules, labels: Labels, lang: str
 ) -> list[tuple[int, int, str | None]]:
@@ -708,8 +760,9 @@ def notified_cells(
     shown = Shown(rules, labels, lang)
     column = COLUMNS.index("notified")
     rows = history.rows
+    line = {label: n for n, label in enumerate(display_order(rows))}
     return [
-        (2 + int(p), column, shown.notified(rows.at[p, "notified"], rows.at[p, "services"]))
+        (2 + line[p], column, shown.notified(rows.at[p, "notified"], rows.at[p, "services"]))
         for p in positions
     ]
 

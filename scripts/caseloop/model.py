@@ -8,6 +8,7 @@ sink into one ``batchUpdate``. Neither needs to know what a case is.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -67,6 +68,22 @@ class Chart:
 
 
 @dataclass
+class KeptRows:
+    """The rows of the tab being replaced that the new tab keeps as they are, below its own
+    first rows: a long History is not rendered again on every run.
+
+    A sink that can copy them (the Excel splice, when the tab it replaces is ``source_title``
+    and ends at sheet row ``last_row``, as read) puts the model's rows from ``first_row`` on
+    after them; any other sink, or that one when the tab is not as read, writes ``full()``.
+    """
+
+    source_title: str  # the tab the kept rows were read from
+    first_row: int  # 0-based: rows from here to last_row are kept; the model's rows follow them
+    last_row: int  # 1-based sheet row of the last row read from the tab
+    full: Callable[[], SheetModel]  # the whole tab, for a sink that cannot copy them
+
+
+@dataclass
 class SheetModel:
     """One generated tab."""
 
@@ -84,6 +101,15 @@ class SheetModel:
     # is one of them; empty when the user named the tab. A backend renames caseloop's tab of the
     # kind from one default to another, but keeps a name the team gave it (``ports.plan_tab``).
     default_titles: tuple[str, ...] = ()
+    # Rows of the tab being replaced kept as they are (see ``KeptRows``); None: ``rows`` is all.
+    kept: KeptRows | None = None
+
+    def render_kept(self) -> None:
+        """Make ``rows`` the whole tab (for a sink that cannot copy the kept rows)."""
+        if self.kept is not None:
+            full = self.kept.full()
+            self.rows, self.auto_filter = full.rows, full.auto_filter
+            self.row_heights, self.kept = full.row_heights, None
 
     @property
     def n_rows(self) -> int:

@@ -198,6 +198,8 @@ class GoogleWorkbook:
         read (a concurrent run deleted a chart or added the tab), the metadata is read again and
         the write rebuilt once.
         """
+        for tab in tabs:
+            tab.render_kept()  # every row is sent (the History's old rows too)
         for attempt in (1, 2):
             run = uuid.uuid4().hex[:12]
             bodies = write_batches(

@@ -135,6 +135,8 @@ class CompanionWorkbook:
 
     def _create(self, tabs: list[SheetModel]) -> WriteResult:
         """Write a new companion; never over a file that appeared meanwhile."""
+        for tab in tabs:
+            tab.render_kept()  # a new file has no rows to keep
         refuse_if_open(self.to, self.to)
         try:
             temp = _write_temp(self.to, lambda out: new_companion(tabs, out))

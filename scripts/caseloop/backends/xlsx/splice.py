@@ -23,10 +23,11 @@ from dataclasses import dataclass
 from typing import IO, BinaryIO
 
 from ...errors import CaseloopError, RefusedError
-from ...model import SheetModel
+from ...model import Range, SheetModel
 from ...ports import TEAM_TAB, TabPlan, plan_tab
 from .build import build
 from .content_types import CT_RELATIONSHIPS, CT_WORKSHEET, ContentTypes
+from .kept import OldRows, old_rows, splice_rows
 from .marks import OldMarks, carries_content
 from .package import COPY_CHUNK, Package, Source
 from .relationships import (
@@ -54,6 +55,7 @@ class _Plan:
     title: str  # the title as written (the existing tab's spelling when replacing)
     index: int | None = None  # position among the tabs, once known
     part: str | None = None  # the sheet part it goes to, once known
+    old_rows: OldRows | None = None  # rows of the replaced tab kept as they are (KeptRows)
 
 
 def _drop_calc_chain(
@@ -226,10 +228,15 @@ def _splice(package: Package, tabs: list[SheetModel], out: BinaryIO) -> None:
             plans.append(_Plan(tab, tab.title))
             continue
         index, sheet = existing
+        plan = _Plan(tab, tab.title, index, sheet.part)
+        plan.old_rows = _keep_rows(package, tab, sheet.name, sheet.part)
         if sheet.name != tab.title:
             workbook.rename_sheet(index, tab.title)
-        plans.append(_Plan(tab, tab.title, index, sheet.part))
+        plans.append(plan)
         replaced_ids.add(sheet.sheet_id)
+    for plan in plans:
+        if plan.old_rows is None:
+            plan.model.render_kept()  # no-op unless it asked to keep rows that are not there
     replaced_ids |= {workbook.sheets[index].sheet_id for index in removed}
     new_tabs = [plan.title for plan in plans if plan.part is None]
     if new_tabs and workbook.structure_locked:
@@ -268,6 +275,14 @@ def _splice(package: Package, tabs: list[SheetModel], out: BinaryIO) -> None:
             plan.index = workbook.add_sheet(plan.title, plan.part)
         source = generated_sheet.part or ""
         sheet_xml = restyle_sheet(generated.read(source) or b"", xf_map, mimic)
+        if plan.old_rows is not None and plan.model.kept is not None:
+            spliced = splice_rows(sheet_xml, plan.old_rows, plan.model.kept.first_row)
+            if spliced is None:  # cannot happen after _keep_rows' checks; refuse, never guess
+                raise CaseloopError(
+                    f'caseloop could not keep the rows of the tab "{plan.title}"; nothing was '
+                    "written; run again."
+                )
+            sheet_xml = spliced
         _copy_generated(
             generated,
             generated_types,
@@ -318,6 +333,31 @@ def _splice(package: Package, tabs: list[SheetModel], out: BinaryIO) -> None:
         out.seek(start)
         check(_written_facts(out))
         out.seek(end)
+
+
+def _keep_rows(
+    package: Package, model: SheetModel, old_title: str, part: str | None
+) -> OldRows | None:
+    """The old rows ``model`` keeps (``KeptRows``) when the tab it replaces is the one they
+    were read from, as read; the model's auto-filter then reaches its last new row."""
+    kept = model.kept
+    if kept is None or part is None or old_title != kept.source_title:
+        return None
+    old = old_rows(package.read(part) or b"", kept)
+    if old is None:
+        return None
+    # The namespaces must fit the generated part's (xlsxwriter declares these two).
+    if old.declarations.get(b"") != _MAIN or old.declarations.get(b"r", _RELS) != _RELS:
+        return None
+    f = model.auto_filter
+    if f is not None:
+        last = old.last_row - 1 + len(model.rows) - kept.first_row
+        model.auto_filter = Range(f.first_row, f.first_col, last, f.last_col)
+    return old
+
+
+_MAIN = b"http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+_RELS = b"http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 
 
 def _written_facts(out: BinaryIO) -> Facts | None:
