@@ -37,6 +37,8 @@ from caseloop.history_cache import cache_files, load_cached, part_key
 from caselog import HEADERS, write_xlsx
 from fakesheets import FakeSheetsServer, fake_client_class
 
+pytest_plugins = ["fakesheets.fixtures"]
+
 T3 = T2 + dt.timedelta(hours=6)
 
 
@@ -223,3 +225,51 @@ def test_no_cache_for_a_google_sheet(
     # The last sync read the History tab with the cases, in the one batchGet.
     assert [r.kind for r in fake_sheets.log] == ["metadata", "batchGet", "batchUpdate"]
     assert list(tmp_path.rglob("*history-cache*")) == []
+
+
+@pytest.mark.parametrize("where", ["--output", "--to"])
+def test_a_copy_or_a_companion_gets_the_cache_of_its_own_tab(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    log = write_xlsx(tmp_path / "log.xlsx", the_cases(), HEADERS)
+    written = tmp_path / "out" / "written.xlsx"
+    written.parent.mkdir()
+    if where == "--output":
+        sync(log, T1)  # the History tab is read from the log, the copy gets the new one
+    else:
+        sync(log, T1, "--to", str(written))
+    edit_excel(log, *edits())
+    sync(log, T2, where, str(written))
+    assert not any(f.exists() for f in cache_files(log))
+    from_cache = cached(written)
+    assert from_cache is not None
+    assert_same_read(from_cache, read_tab(written))
+    if where == "--to":  # the companion's History is read from it: the cache is used
+        plain = without_cache(written, tmp_path)
+        calls = fail_history_read(monkeypatch)
+        sync(log, T3, "--to", str(written))
+        assert calls == []
+        monkeypatch.undo()
+        sync(log, T3, "--to", str(plain))
+        assert tabs(written) == tabs(plain)
+
+
+def test_the_notified_write_back_leaves_no_stale_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, receiver: Any
+) -> None:
+    monkeypatch.delenv("CASELOOP_NOTIFY", raising=False)
+    log = two_syncs(tmp_path)
+    hook = receiver()
+    result = CliRunner().invoke(
+        main, ["sync", str(log), "--now", iso(T3), "--notify", hook.url("json", "/hook")]
+    )
+    assert result.exit_code == 0, result.output
+    assert hook.accepted()  # something was sent, so the Notified cells were written again
+    from_cache = cached(log)
+    # The first write's cache no longer fits the tab the write-back left.
+    assert from_cache is None
+    later = T3 + dt.timedelta(minutes=10)
+    plain = without_cache(log, tmp_path)
+    sync(log, later)
+    sync(plain, later)
+    assert tabs(log) == tabs(plain)
