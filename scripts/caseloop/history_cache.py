@@ -11,6 +11,7 @@ import secrets
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from . import __version__
@@ -88,18 +89,20 @@ def load_cached(path: Path, key: dict[str, Any], rules: Rules, labels: Labels) -
         return None
 
 
-def _plain(value: Any) -> bool:
-    """Text or a blank (None, or the NaN pandas leaves in a column), which JSON keeps as it is."""
-    return value is None or type(value) is str or (type(value) is float and value != value)
+def _plain(values: list[Any]) -> bool:
+    """Text and blanks only (None, or the NaN pandas leaves in a column), which JSON keeps as
+    they are (checked in C: a year of History is hundreds of thousands of cells)."""
+    return pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty")
 
 
 def _read_of(data: dict[str, Any]) -> Read:
     rows = data["rows"]
     n = len(rows["as_of"])
-    columns: dict[str, Any] = {"as_of": pd.to_datetime(pd.Series(rows["as_of"], dtype="int64"))}
+    stamps = np.array(rows["as_of"], dtype="int64").view("datetime64[ns]")
+    columns: dict[str, Any] = {"as_of": pd.Series(stamps)}
     for column in _TEXT_COLUMNS:
         values = rows[column]
-        if len(values) != n or not all(map(_plain, values)):
+        if len(values) != n or not _plain(values):
             raise ValueError("not a cache of History rows")
         columns[column] = pd.Series(values, dtype=object)
     frame = pd.DataFrame(columns)[[*COLUMNS, "services"]]
@@ -155,7 +158,7 @@ def save(path: Path, key: dict[str, Any], read: Read, rules: Rules, labels: Labe
         payload: dict[str, Any] = {"as_of": rows["as_of"].astype("int64").tolist()}
         for column in _TEXT_COLUMNS:
             values = rows[column].tolist()
-            if not all(map(_plain, values)):
+            if not _plain(values):
                 return  # only text and blanks (None, NaN) round-trip exactly
             payload[column] = values
         data = {
