@@ -14,6 +14,7 @@ import openpyxl
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from libreoffice import LibreOffice, available
 from test_history import (
     KEY,
     LABELS,
@@ -273,3 +274,25 @@ def test_the_notified_write_back_leaves_no_stale_cache(
     sync(log, later)
     sync(plain, later)
     assert tabs(log) == tabs(plain)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not available(), reason="LibreOffice (soffice) is not installed")
+def test_a_history_tab_saved_by_libreoffice_is_read_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log = two_syncs(tmp_path)
+    assert cached(log) is not None
+    # Someone corrects an owner (column G) in LibreOffice and saves the workbook over itself.
+    saved = tmp_path / "lo-saved" / log.name
+    saved.parent.mkdir()
+    LibreOffice(tmp_path / "lo").edit(log, saved, "type|History|G3|Corrected Owner")
+    shutil.copyfile(saved, log)
+    assert cached(log) is None
+    plain = without_cache(log, tmp_path)
+    reads = count_history_reads(monkeypatch)
+    sync(log, T3)
+    assert reads == ["history"]
+    sync(plain, T3)
+    assert tabs(log) == tabs(plain)
+    assert any(r["Owner"] == "Corrected Owner" for r in history_rows(log))
