@@ -596,7 +596,13 @@ def sync(
     when nothing was written, 3 when written but the alerts were not delivered (the next run
     sends them again); with --all, 4 when some logs were written and others not.
     """
-    from .engine import fingerprint_written, history_model, status_model, write
+    from .engine import (
+        fingerprint_written,
+        history_model,
+        save_history_cache,
+        status_model,
+        write,
+    )
     from .render import flag_counts
 
     if all_logs:
@@ -636,6 +642,7 @@ def sync(
     history = history_model(loaded, settings, notifying=bool(targets))
     progress(f"writing the {model.title!r} and {history.model.title!r} tabs ...")
     result = write(loaded, [model, history.model])
+    save_history_cache(loaded, settings, history, result)  # Excel: the next read is quicker
     if targets:
         fingerprint_written(result)
     problems = _say(lang, "data_problems", n=view.data_problems) if view.data_problems else ""

@@ -227,7 +227,10 @@ def load(settings: Settings, *, for_writing: bool = False, with_history: bool = 
         else:
             tab = find_case_tab(workbook.tab_names(), settings.sheet, workbook.location)
         history_grid = None
-        if with_history:
+        cached = _cached_history(workbook, settings) if with_history else None
+        if cached is not None:
+            grid = workbook.read_tab(tab)  # the History tab's rows come from the cache
+        elif with_history:
             grid, history_grid = history_source(workbook).read_tab_and_ours(tab, HISTORY)
         else:
             grid = workbook.read_tab(tab)
@@ -244,7 +247,9 @@ def load(settings: Settings, *, for_writing: bool = False, with_history: bool = 
         lang=output_lang(settings.lang, headers),
         headers=headers,
     )
-    if with_history:
+    if cached is not None:
+        loaded.history, loaded.history_tab = cached
+    elif with_history:
         _read_history(loaded, settings, history_grid)
     return loaded
 
@@ -256,6 +261,74 @@ def history_source(workbook: Workbook) -> Workbook:
     """Where the History tab is read from and written to: the workbook the generated tabs go
     to. (Today the log itself; a companion workbook would be chosen here.)"""
     return workbook
+
+
+def _excel_history_file(workbook: Workbook) -> tuple[Path, Any] | None:
+    """The Excel file the History tab is read from and its open package; None for Google, CSV
+    or a companion not written yet (no read cache there)."""
+    from .backends.xlsx.companion import CompanionWorkbook
+    from .backends.xlsx.workbook import ExcelWorkbook
+
+    source = history_source(workbook)
+    if isinstance(source, CompanionWorkbook):
+        source = source._existing  # type: ignore[assignment]
+    if isinstance(source, ExcelWorkbook):
+        return source.path, source.package
+    return None
+
+
+def _cached_history(workbook: Workbook, settings: Settings) -> tuple[Read, str] | None:
+    """The History tab as read before, from its read cache, while the tab (and the shared
+    strings its rows may use) are byte for byte the ones it was read from; else None."""
+    from .history_cache import load_cached, part_key
+
+    try:
+        found = _excel_history_file(workbook)
+        if found is None:
+            return None
+        key = part_key(found[1], HISTORY)
+        if key is None:
+            return None
+        read = load_cached(found[0], key, settings.rules, settings.labels)
+    except Exception:  # noqa: BLE001 - the cache only ever saves a read
+        return None
+    return (read, key["tab"]) if read is not None else None
+
+
+def save_history_cache(
+    loaded: Loaded, settings: Settings, update: HistoryUpdate, written: WriteResult
+) -> None:
+    """After a write that kept the History tab's old rows and added this run's below them, keep
+    what the next run would read from it in the read cache beside the file written (Excel);
+    otherwise drop any cache there. Never fails a sync."""
+    from .backends import is_google
+    from .backends.xlsx.read import Package
+    from .history_cache import after_write, forget, part_key, save
+
+    if is_google(written.target):
+        return
+    target = Path(written.target)
+    try:
+        read = None
+        model = update.model
+        if model.kept is not None and loaded.history is not None:
+            added = Grid(model.title, [[cell.value for cell in row] for row in model.rows])
+            read = after_write(loaded.history, added, settings.rules, settings.labels)
+        if read is None:
+            forget(target)
+            return
+        package = Package(target)
+        try:
+            key = part_key(package, HISTORY)
+        finally:
+            package.close()
+        if key is None or key["tab"] != model.title:
+            forget(target)
+            return
+        save(target, key, read, settings.rules, settings.labels)
+    except Exception:  # noqa: BLE001 - a cache that cannot be written is only not there
+        with contextlib.suppress(Exception):
+            forget(target)
 
 
 def _read_history(loaded: Loaded, settings: Settings, grid: Grid | None) -> None:
