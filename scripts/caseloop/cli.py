@@ -539,6 +539,31 @@ def validate(fmt: str, templates_check: str | None, **kwargs: Any) -> None:
     sys.exit(1 if errors else 0)
 
 
+def scheduled_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """The options of the commands a scheduler runs (sync, report): --quiet, --notify, --to,
+    --all."""
+    options: list[Callable[[Callable[..., Any]], Callable[..., Any]]] = [
+        click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors (for cron)."),
+        notify_option,
+        click.option(
+            "--to",
+            metavar="FILE.xlsx",
+            help="Write the generated tabs into this companion workbook (made when missing) and "
+            "only read LOG, which may stay open in Excel.",
+        ),
+        click.option(
+            "--all",
+            "all_logs",
+            is_flag=True,
+            help="Run every [[logs]] entry of caseloop.toml in turn (exit 0 all written, 3 "
+            "written but alerts not delivered, 4 some written, 2 none).",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
 @main.command()
 @common_options
 @click.option(
@@ -562,21 +587,7 @@ def validate(fmt: str, templates_check: str | None, **kwargs: Any) -> None:
     help="Leave the Draft column (a message for each row that needs one) off the Status tab.",
 )
 @templates_option
-@click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors (for cron).")
-@notify_option
-@click.option(
-    "--to",
-    metavar="FILE.xlsx",
-    help="Write the generated tabs into this companion workbook (made when missing) and only "
-    "read LOG, which may stay open in Excel.",
-)
-@click.option(
-    "--all",
-    "all_logs",
-    is_flag=True,
-    help="Run every [[logs]] entry of caseloop.toml in turn (exit 0 all written, 3 written but "
-    "alerts not delivered, 4 some written, 2 none).",
-)
+@scheduled_options
 @handle_errors
 def sync(
     output: str | None,
@@ -693,21 +704,7 @@ def sync(
     help="Name of the generated tab (default: Weekly Summary, or 周报 with --lang zh).",
 )
 @answers_tab_option
-@click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors (for cron).")
-@notify_option
-@click.option(
-    "--to",
-    metavar="FILE.xlsx",
-    help="Write the generated tabs into this companion workbook (made when missing) and only "
-    "read LOG, which may stay open in Excel.",
-)
-@click.option(
-    "--all",
-    "all_logs",
-    is_flag=True,
-    help="Run every [[logs]] entry of caseloop.toml in turn (exit 0 all written, 3 written but "
-    "alerts not delivered, 4 some written, 2 none).",
-)
+@scheduled_options
 @handle_errors
 def report(
     week: str | None,

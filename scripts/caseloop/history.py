@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .config import FLAG_ORDER, Labels, Rules
+from .config import DEFAULT_NOTIFY_ON, FLAG_ORDER, Labels, Rules
 from .model import Cell, Range, SheetModel, Style
 from .ports import Grid
 
@@ -46,16 +46,6 @@ STATUS_CHANGES = ("reopened", "resolved", "closed", "status")  # rows whose From
 NOTIFIED = ("", "pending", "held", "sent", "failed")
 LATE = "+late"  # OUR TURN past our_reply_hours: its own state, so the turn into it is a change
 RESEND_HOURS = 24.0  # an alert that could not be delivered is tried again for this long
-# The transitions that alert by default (rules.yaml notify.on once the alerts land there).
-DEFAULT_NOTIFY_ON = (
-    "DEADLINE",
-    "ESCALATE",
-    "DUPLICATE",
-    "REOPEN",
-    "OVERDUE",
-    "OUR TURN",
-    "INVALID",
-)
 _SEEN_KEYS = ("status", "flag", "reply", "sent", "follow_ups")
 _SEEN = re.compile(
     r"^\s*status=(?P<status>[^;]*);\s*flag=(?P<flag>[^;]*);\s*reply=(?P<reply>[^;]*);"
