@@ -5,7 +5,6 @@ Weekly Summary numbers it feeds."""
 from __future__ import annotations
 
 import datetime as dt
-import json
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +34,7 @@ from caseloop.weekly import Week, weekly_report
 
 from caselog import HEADERS, case, write_xlsx
 from fakesheets import FakeSheetsServer, fake_client_class
+from hostile import authorized_user_file as hostile_credentials
 
 pytest_plugins = ["fakesheets.fixtures"]
 
@@ -320,21 +320,7 @@ KEY = "1HistorySheetKey_caseloop"
 
 
 def authorized_user_file(tmp_path: Path) -> Path:
-    path = tmp_path / "authorized_user.json"
-    path.write_text(
-        json.dumps(
-            {
-                "type": "authorized_user",
-                "token": "test",
-                "expiry": "2999-01-01T00:00:00Z",
-                "refresh_token": "unused",
-                "client_id": "unused.apps.googleusercontent.com",
-                "client_secret": "unused",
-            }
-        )
-    )
-    path.chmod(0o600)
-    return path
+    return hostile_credentials(tmp_path / "authorized_user.json")
 
 
 def test_history_on_a_google_sheet_in_at_most_four_requests(

@@ -7,7 +7,6 @@ happened and no URL secret is ever shown or written."""
 from __future__ import annotations
 
 import datetime as dt
-import json
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ from caseloop.datafiles import DEFAULT_RULES
 
 from caselog import HEADERS, write_xlsx
 from fakesheets import FakeSheetsServer, fake_client_class
+from hostile import authorized_user_file as hostile_credentials
 
 pytest_plugins = ["fakesheets.fixtures"]
 
@@ -371,21 +371,7 @@ KEY = "1AlertSheetKey_caseloop"
 
 
 def authorized_user_file(tmp_path: Path) -> Path:
-    path = tmp_path / "authorized_user.json"
-    path.write_text(
-        json.dumps(
-            {
-                "type": "authorized_user",
-                "token": "test",
-                "expiry": "2999-01-01T00:00:00Z",
-                "refresh_token": "unused",
-                "client_id": "unused.apps.googleusercontent.com",
-                "client_secret": "unused",
-            }
-        )
-    )
-    path.chmod(0o600)
-    return path
+    return hostile_credentials(tmp_path / "authorized_user.json")
 
 
 def test_google_sync_sends_the_alert_and_records_it_in_at_most_4_requests(

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, cast
 
 import pandas as pd
 
+from .answers import PROBLEM_COLUMNS
 from .cells import CELL_LIMIT, fit_text, summarise_list
 from .config import FLAG_ORDER, Labels, Rules
 from .model import Cell, CellValue, Chart, Range, Series, SheetModel, Style
@@ -506,17 +507,8 @@ def render_weekly(
 
 # -- Answers (答疑库) ----------------------------------------------------------------------
 
-ANSWER_COLUMNS = (
-    "category",
-    "problem",
-    "times",
-    "last_seen",
-    "median_days",
-    "channel",
-    "what_worked",
-    "amazon_said",
-    "case_ids",
-)
+# The problem table's columns, in the order the answer base builds them.
+ANSWER_COLUMNS = PROBLEM_COLUMNS
 # Laid out under the first table's columns of a like width (Summary under Problem, dates under
 # dates), so neither table makes the other's columns too wide.
 MISSING_ANSWER_COLUMNS = ("category", "summary", "owner", "resolved_at", "case_id")
